@@ -1,0 +1,1 @@
+from radiopredict._version import __version__
