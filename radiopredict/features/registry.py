@@ -64,8 +64,17 @@ def get_feature(stem: str) -> FeatureDef:
     """The definition of one tag stem (aggregation suffix allowed)."""
     if stem in _REGISTRY:
         return _REGISTRY[stem]
-    for suffix in ("_2_5D_avg", "_2_5D_comb", "_2D_avg", "_2D_comb", "_3D_avg", "_3D_comb",
-                   "_2_5D", "_2D", "_3D"):
+    for suffix in (
+        "_2_5D_avg",
+        "_2_5D_comb",
+        "_2D_avg",
+        "_2D_comb",
+        "_3D_avg",
+        "_3D_comb",
+        "_2_5D",
+        "_2D",
+        "_3D",
+    ):
         if stem.endswith(suffix) and stem[: -len(suffix)] in _REGISTRY:
             return _REGISTRY[stem[: -len(suffix)]]
     raise KeyError(stem)
