@@ -1,0 +1,259 @@
+"""Model bundles: a folder with the fitted model, its settings and a manifest of SHA-256 hashes.
+
+Layout of a bundle folder::
+
+    manifest.json          format, versions, metadata, SHA-256 of every other file
+    model.skops            the scikit-learn part (estimators, pipelines), saved with skops
+    benefit_model.skops    optional treatment-benefit model
+    weights/NAME.safetensors   optional torch weights (e.g. an embedding encoder)
+
+Nothing is unpickled: scikit-learn objects are loaded with :func:`skops.io.load`, which only
+builds types that are explicitly trusted (radiopredict, scikit-learn, numpy, scipy, pandas,
+xgboost); torch weights are safetensors. Every file's hash is checked against the manifest
+before anything is loaded, so a modified or missing file is refused with a clear error.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import shutil
+from dataclasses import dataclass, field
+from importlib import metadata as importlib_metadata
+from pathlib import Path
+from typing import Any
+
+from radiopredict._version import __version__
+from radiopredict.errors import BundleIntegrityError, InputFileNotFoundError
+
+__all__ = ["Bundle", "save_bundle", "load_bundle", "library_versions", "TRUSTED_MODULES"]
+
+FORMAT = "radiopredict-bundle"
+FORMAT_VERSION = 1
+#: Module prefixes whose types skops may build when loading a bundle.
+TRUSTED_MODULES = (
+    "radiopredict.",
+    "sklearn.",
+    "numpy",
+    "scipy.",
+    "pandas.",
+    "xgboost.",
+    "builtins.",
+)
+_LIBRARIES = (
+    "numpy",
+    "scipy",
+    "pandas",
+    "scikit-learn",
+    "xgboost",
+    "lifelines",
+    "shap",
+    "SimpleITK",
+    "skops",
+    "torch",
+    "monai",
+)
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of radiopredict, Python and the main libraries (absent ones are skipped)."""
+    out = {"radiopredict": __version__, "python": platform.python_version()}
+    for name in _LIBRARIES:
+        try:
+            out[name] = importlib_metadata.version(name)
+        except importlib_metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+@dataclass
+class Bundle:
+    """A loaded (or to-be-saved) model bundle.
+
+    Attributes
+    ----------
+    model
+        The fitted scikit-learn estimator or pipeline.
+    benefit_model
+        Optional fitted :class:`radiopredict.treatment.TreatmentBenefit`.
+    metadata
+        JSON-serialisable dict: feature settings, design-matrix columns, horizon, training
+        summary... whatever the study needs to apply the model to new patients.
+    weights
+        Optional torch state dicts by name (saved as safetensors).
+    manifest
+        The manifest read from disk (versions, hashes), empty before saving.
+    """
+
+    model: Any
+    benefit_model: Any = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    weights: dict[str, dict[str, Any]] = field(default_factory=dict)
+    manifest: dict[str, Any] = field(default_factory=dict)
+
+    def predict(self, X):
+        """Risk score (or class probability for classifiers) of the bundled model."""
+        if hasattr(self.model, "predict_proba") and not hasattr(
+            self.model, "predict_survival_function"
+        ):
+            return self.model.predict_proba(X)[:, 1]
+        return self.model.predict(X)
+
+    def save(self, path: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
+        """Write the bundle folder; see :func:`save_bundle`."""
+        return save_bundle(path, self, overwrite=overwrite)
+
+
+def save_bundle(path: str | os.PathLike[str], bundle: Bundle, *, overwrite: bool = False) -> Path:
+    """Save a bundle folder with a manifest of file hashes.
+
+    Parameters
+    ----------
+    path
+        Folder to create.
+    bundle
+        What to save.
+    overwrite
+        Replace an existing folder.
+
+    Returns
+    -------
+    pathlib.Path
+        The bundle folder.
+    """
+    import skops.io as sio
+
+    path = Path(path)
+    if path.exists():
+        if not overwrite:
+            raise FileExistsError(
+                f"bundle folder {str(path)!r} exists; pass overwrite=True to replace it"
+            )
+        shutil.rmtree(path)
+    tmp = path.with_name(path.name + ".partial")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir(parents=True)
+    sio.dump(bundle.model, tmp / "model.skops")
+    if bundle.benefit_model is not None:
+        sio.dump(bundle.benefit_model, tmp / "benefit_model.skops")
+    if bundle.weights:
+        from safetensors.torch import save_file
+
+        (tmp / "weights").mkdir()
+        for name, state in bundle.weights.items():
+            save_file(
+                {k: v.contiguous() for k, v in state.items()},
+                str(tmp / "weights" / f"{name}.safetensors"),
+            )
+    files = {
+        str(p.relative_to(tmp)).replace(os.sep, "/"): _sha256(p)
+        for p in sorted(tmp.rglob("*"))
+        if p.is_file()
+    }
+    manifest = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "versions": library_versions(),
+        "metadata": bundle.metadata,
+        "files": files,
+    }
+    (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str))
+    os.replace(tmp, path)
+    bundle.manifest = manifest
+    return path
+
+
+def load_bundle(path: str | os.PathLike[str]) -> Bundle:
+    """Load a bundle folder after checking every file against the manifest's SHA-256.
+
+    Raises
+    ------
+    InputFileNotFoundError
+        The folder or its manifest does not exist.
+    BundleIntegrityError
+        A file was modified, is missing or was added, or the model holds a type that is not
+        trusted.
+    """
+    import skops.io as sio
+
+    path = Path(path)
+    manifest_path = path / "manifest.json"
+    if not manifest_path.exists():
+        raise InputFileNotFoundError(
+            "no bundle manifest (manifest.json) in this folder",
+            path=path,
+            fix="pass the folder written by save_bundle",
+        )
+    try:
+        manifest = json.loads(manifest_path.read_text())
+    except json.JSONDecodeError as exc:
+        raise BundleIntegrityError(
+            f"the manifest is not valid JSON ({exc})", path=manifest_path, fix="re-save the bundle"
+        ) from exc
+    if manifest.get("format") != FORMAT:
+        raise BundleIntegrityError(
+            f"not a radiopredict bundle (format {manifest.get('format')!r})", path=manifest_path
+        )
+    expected: dict[str, str] = manifest.get("files", {})
+    present = {
+        str(p.relative_to(path)).replace(os.sep, "/")
+        for p in path.rglob("*")
+        if p.is_file() and p.name != "manifest.json"
+    }
+    problems = []
+    for rel, digest in expected.items():
+        f = path / rel
+        if not f.exists():
+            problems.append(f"{rel}: missing")
+        elif _sha256(f) != digest:
+            problems.append(f"{rel}: SHA-256 differs from the manifest (file was modified)")
+    problems += [
+        f"{rel}: not listed in the manifest (file was added)"
+        for rel in sorted(present - set(expected))
+    ]
+    if problems:
+        raise BundleIntegrityError(
+            "the bundle failed its integrity check: " + "; ".join(problems),
+            path=path,
+            fix="do not edit bundle files; re-save the model with save_bundle from a trusted source",
+        )
+
+    def _load(name: str):
+        f = path / name
+        untrusted = sio.get_untrusted_types(file=f)
+        refused = [t for t in untrusted if not t.startswith(TRUSTED_MODULES)]
+        if refused:
+            raise BundleIntegrityError(
+                f"{name} holds types that are not trusted: {refused}",
+                path=f,
+                fix="bundles may only hold radiopredict, scikit-learn, numpy, scipy, pandas and xgboost objects",
+            )
+        return sio.load(f, trusted=untrusted)
+
+    model = _load("model.skops")
+    benefit = _load("benefit_model.skops") if "benefit_model.skops" in expected else None
+    weights = {}
+    names = [rel for rel in expected if rel.startswith("weights/")]
+    if names:
+        from safetensors.torch import load_file
+
+        for rel in names:
+            weights[Path(rel).stem] = load_file(str(path / rel))
+    return Bundle(
+        model=model,
+        benefit_model=benefit,
+        metadata=manifest.get("metadata", {}),
+        weights=weights,
+        manifest=manifest,
+    )
