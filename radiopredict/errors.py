@@ -23,6 +23,7 @@ __all__ = [
     "ManifestError",
     "TargetError",
     "FeatureComputationError",
+    "FeatureTableError",
     "MissingDependencyError",
     "NotFittedError",
     "BundleIntegrityError",
@@ -147,6 +148,10 @@ class TargetError(RadiopredictError, ValueError):
 
 class FeatureComputationError(RadiopredictError, ValueError):
     """A feature cannot be computed for a case."""
+
+
+class FeatureTableError(RadiopredictError, ValueError):
+    """A feature table or design matrix is malformed (NaN, misaligned patients, unknown batch)."""
 
 
 class MissingDependencyError(RadiopredictError, ImportError):
