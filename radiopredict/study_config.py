@@ -1,0 +1,263 @@
+"""Study settings: what `radiopredict run study.yaml` does, validated up front.
+
+A study YAML has one section per stage; every key is optional except ``manifest``. An unknown
+key is an error that names the closest valid key, before anything runs.
+
+.. code-block:: yaml
+
+    manifest: cohort/manifest.csv   # relative to the YAML file
+    output: study-out               # relative to the YAML file
+    task: survival                  # survival | response
+    horizon: 24                     # time at which survival and benefit are read
+    seed: 0
+    n_jobs: 1
+    segmentation: {enabled: false, epochs: 30, patch_size: [32, 48, 48]}
+    features: {engine: native, settings: ct, label: 1}
+    embeddings: {enabled: false, encoder: autoencoder, epochs: 20, crop_mm: 48, size: 24}
+    model: {estimator: default, cv_splits: 5, cv_repeats: 2}
+    treatment: {enabled: true, learner: t, n_bootstrap: 20}
+    report: {n_patients: 3}
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from radiopredict._config import dataclass_from_mapping, load_yaml_mapping
+from radiopredict.errors import ConfigError
+
+__all__ = [
+    "Study",
+    "SegmentationSection",
+    "FeatureSection",
+    "EmbeddingSection",
+    "ModelSection",
+    "TreatmentSection",
+    "ReportSection",
+]
+
+
+def _require(cond: bool, problem: str, fix: str) -> None:
+    if not cond:
+        raise ConfigError(problem, fix=fix)
+
+
+@dataclass(frozen=True)
+class SegmentationSection:
+    """U-Net segmentation of the cases before feature extraction.
+
+    ``enabled``: train a U-Net on the cohort's masks and replace every mask by the prediction
+    (the study then runs on predicted masks, as it would on new patients); ``epochs``,
+    ``patch_size`` (z, y, x voxels), ``base_filters``, ``depth``: training budget and network
+    size; ``train_fraction``: patients used for training (the rest only receive predictions).
+    """
+
+    enabled: bool = False
+    epochs: int = 30
+    patch_size: tuple[int, int, int] = (32, 48, 48)
+    base_filters: int = 8
+    depth: int = 3
+    train_fraction: float = 0.5
+
+    def __post_init__(self) -> None:
+        _require(
+            self.epochs >= 1,
+            f"segmentation.epochs must be >= 1, got {self.epochs}",
+            "use a positive number",
+        )
+        _require(
+            0 < self.train_fraction <= 1,
+            "segmentation.train_fraction must be in (0, 1]",
+            "e.g. 0.5",
+        )
+        object.__setattr__(self, "patch_size", tuple(int(v) for v in self.patch_size))
+
+
+@dataclass(frozen=True)
+class FeatureSection:
+    """Radiomic features: ``engine`` (native | pyradiomics), ``settings`` (a preset name, a YAML
+    path, or a mapping of FeatureSettings keys), ``label`` (which mask label to use; None: the
+    manifest's), ``cache`` (reuse cached features)."""
+
+    engine: str = "native"
+    settings: Any = "ct"
+    label: Any = None
+    cache: bool = True
+
+    def __post_init__(self) -> None:
+        _require(
+            self.engine in ("native", "pyradiomics"),
+            f"features.engine must be 'native' or 'pyradiomics', got {self.engine!r}",
+            "use native (IBSI) or pyradiomics",
+        )
+
+
+@dataclass(frozen=True)
+class EmbeddingSection:
+    """CNN embeddings: ``encoder`` (autoencoder: self-supervised on the cohort's crops, no
+    outcome used; unet: the segmentation U-Net's encoder), ``epochs``, ``crop_mm`` (physical
+    crop size), ``size`` (crop voxels per side), ``n_components`` (PCA components kept inside
+    the model pipeline)."""
+
+    enabled: bool = False
+    encoder: str = "autoencoder"
+    epochs: int = 20
+    crop_mm: float = 48.0
+    size: int = 24
+    n_components: int = 4
+
+    def __post_init__(self) -> None:
+        _require(
+            self.encoder in ("autoencoder", "unet", "resnet"),
+            f"embeddings.encoder must be autoencoder, unet or resnet, got {self.encoder!r}",
+            "use autoencoder",
+        )
+
+
+@dataclass(frozen=True)
+class ModelSection:
+    """Model and validation: ``estimator`` (default | coxph | xgb-cox | logistic | xgb),
+    ``cv_splits`` and ``cv_repeats`` of the repeated stratified K-fold, ``n_bootstrap`` for the
+    confidence intervals."""
+
+    estimator: str = "default"
+    cv_splits: int = 5
+    cv_repeats: int = 2
+    n_bootstrap: int = 200
+
+    def __post_init__(self) -> None:
+        _require(
+            self.cv_splits >= 2, f"model.cv_splits must be >= 2, got {self.cv_splits}", "use 5"
+        )
+        _require(
+            self.cv_repeats >= 1,
+            f"model.cv_repeats must be >= 1, got {self.cv_repeats}",
+            "use 1 or more",
+        )
+
+
+@dataclass(frozen=True)
+class TreatmentSection:
+    """Treatment benefit: ``learner`` (t | s), ``n_bootstrap`` refits for per-patient CIs,
+    ``propensity`` (none for randomised data, logistic otherwise), ``cv_splits`` for the
+    out-of-fold benefit used in validation."""
+
+    enabled: bool = True
+    learner: str = "t"
+    n_bootstrap: int = 20
+    propensity: str = "none"
+    cv_splits: int = 5
+
+    def __post_init__(self) -> None:
+        _require(
+            self.learner in ("t", "s"),
+            f"treatment.learner must be 't' or 's', got {self.learner!r}",
+            "use t",
+        )
+        _require(
+            self.propensity in ("none", "logistic"),
+            f"treatment.propensity must be 'none' or 'logistic', got {self.propensity!r}",
+            "use none for randomised trials",
+        )
+
+
+@dataclass(frozen=True)
+class ReportSection:
+    """Report: ``n_patients`` individual patient pages, ``title``."""
+
+    n_patients: int = 3
+    title: str = "radiopredict study"
+
+
+@dataclass(frozen=True)
+class Study:
+    """A whole study: cohort -> (segment) -> features -> (embeddings) -> model -> evaluate ->
+    explain -> treat -> report, all outputs in one folder.
+
+    Build it with :meth:`from_yaml` or :meth:`from_dict`; run it with :meth:`run`.
+    """
+
+    manifest: str
+    output: str = "radiopredict-study"
+    task: str = "survival"
+    horizon: float | None = None
+    seed: int = 0
+    n_jobs: int = 1
+    segmentation: SegmentationSection = field(default_factory=SegmentationSection)
+    features: FeatureSection = field(default_factory=FeatureSection)
+    embeddings: EmbeddingSection = field(default_factory=EmbeddingSection)
+    model: ModelSection = field(default_factory=ModelSection)
+    treatment: TreatmentSection = field(default_factory=TreatmentSection)
+    report: ReportSection = field(default_factory=ReportSection)
+
+    def __post_init__(self) -> None:
+        _require(
+            self.task in ("survival", "response"),
+            f"task must be 'survival' or 'response', got {self.task!r}",
+            "use survival or response",
+        )
+        _require(
+            self.horizon is None or float(self.horizon) > 0,
+            f"horizon must be a positive time, got {self.horizon!r}",
+            "e.g. horizon: 24",
+        )
+        _require(
+            self.n_jobs >= 1,
+            f"n_jobs must be >= 1, got {self.n_jobs}",
+            "use 1 or the number of cores",
+        )
+
+    @classmethod
+    def from_dict(
+        cls,
+        mapping: dict[str, Any],
+        *,
+        base_dir: str | os.PathLike[str] | None = None,
+        source: str | None = None,
+    ) -> Study:
+        """Build from a mapping; relative ``manifest`` and ``output`` paths start at ``base_dir``."""
+        if "manifest" not in mapping:
+            raise ConfigError(
+                "the study has no 'manifest'", path=source, fix="add manifest: path/to/manifest.csv"
+            )
+        study = dataclass_from_mapping(cls, mapping, where="study", source=source)
+        if base_dir is not None:
+            base = Path(base_dir)
+            study = _replace(
+                study,
+                manifest=str(_join(base, study.manifest)),
+                output=str(_join(base, study.output)),
+            )
+        return study
+
+    @classmethod
+    def from_yaml(cls, path: str | os.PathLike[str]) -> Study:
+        """Read a study YAML (see the module docstring for the keys)."""
+        path = Path(path)
+        return cls.from_dict(
+            load_yaml_mapping(path), base_dir=path.resolve().parent, source=str(path)
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain mapping (saved next to the results)."""
+        return asdict(self)
+
+    def run(self, *, console=None) -> dict[str, Path]:
+        """Run the study; returns the outputs written (name -> path)."""
+        from radiopredict.study import run_study
+
+        return run_study(self, console=console)
+
+
+def _join(base: Path, value: str) -> Path:
+    p = Path(value)
+    return p if p.is_absolute() else base / p
+
+
+def _replace(obj, **changes):
+    from dataclasses import replace
+
+    return replace(obj, **changes)
