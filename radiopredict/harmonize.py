@@ -294,7 +294,9 @@ class ComBat(_FrameTransformer, TransformerMixin, BaseEstimator):
         if not self.eb:
             gamma_star, delta_star = gamma_hat.copy(), delta_hat.copy()
         elif self.parametric:
-            gamma_star, delta_star = self._parametric(s, inverse, gamma_hat, delta_hat, counts)
+            gamma_star, delta_star = self._parametric(
+                s, inverse, gamma_hat, delta_hat, counts, batches
+            )
         else:
             gamma_star, delta_star = self._nonparametric(s, inverse, gamma_hat, delta_hat)
 
@@ -309,7 +311,7 @@ class ComBat(_FrameTransformer, TransformerMixin, BaseEstimator):
         self.delta_star_ = delta_star
         return self
 
-    def _parametric(self, s, inverse, gamma_hat, delta_hat, counts):
+    def _parametric(self, s, inverse, gamma_hat, delta_hat, counts, names):
         nb, p = gamma_hat.shape
         gamma_bar = gamma_hat.mean(axis=1)
         t2 = gamma_hat.var(axis=1, ddof=1)
@@ -345,7 +347,7 @@ class ComBat(_FrameTransformer, TransformerMixin, BaseEstimator):
                     break
             else:
                 warnings.warn(
-                    f"ComBat: the empirical Bayes fixed point of batch {self.batches_[i] if hasattr(self, 'batches_') else i!r} did "
+                    f"ComBat: the empirical Bayes fixed point of batch {names[i]!r} did "
                     f"not converge in {self.max_iter} iterations (last change {change:.2g})",
                     ConvergenceWarning,
                     stacklevel=3,
