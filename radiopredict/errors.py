@@ -27,6 +27,7 @@ __all__ = [
     "MissingDependencyError",
     "NotFittedError",
     "BundleIntegrityError",
+    "EvaluationTimeError",
     "format_message",
 ]
 
@@ -164,3 +165,7 @@ class NotFittedError(RadiopredictError, AttributeError):
 
 class BundleIntegrityError(RadiopredictError, ValueError):
     """A saved model bundle was modified or is incomplete."""
+
+
+class EvaluationTimeError(RadiopredictError, ValueError):
+    """A time-dependent metric was asked for a time outside the follow-up of the data."""
