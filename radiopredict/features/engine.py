@@ -1,0 +1,224 @@
+"""The native IBSI-1 feature engine: :func:`compute_features`.
+
+The chain is the IBSI one: read image and mask -> interpolate onto the IBSI grid -> morphological
+mask -> resegment into the intensity mask -> morphology, local intensity and intensity statistics
+on the grey values -> discretise -> intensity histogram, IVH and texture families.
+
+A feature that cannot be computed (a family module missing, a value that is not finite, such as
+the coefficient of variation of a zero-mean ROI) is left out of the Series and reported in
+``series.attrs["not_computed"]`` as ``{tag or family: reason}``; the Series never holds NaN.
+An ROI that is empty (from the start, after interpolation or after resegmentation) raises
+:class:`~radiopredict.errors.EmptyMaskError`.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from radiopredict.errors import ConfigError, EmptyMaskError, GeometryMismatchError
+from radiopredict.features.families import load_family
+from radiopredict.features.preprocess import discretise, preprocess
+from radiopredict.features.settings import FeatureSettings
+
+__all__ = ["compute_features", "as_arrays"]
+
+
+def as_arrays(
+    image: Any, mask: Any, spacing: tuple[float, float, float] | None = None, *, patient=None
+) -> tuple[np.ndarray, np.ndarray, tuple[float, float, float]]:
+    """Image and mask as ``(z, y, x)`` arrays plus ``(z, y, x)`` spacing.
+
+    SimpleITK images carry their spacing; for numpy arrays ``spacing`` is required and given in
+    the array axis order ``(z, y, x)``. A mask is read as ``mask != 0``.
+    """
+    try:
+        import SimpleITK as sitk
+    except ImportError:  # pragma: no cover - SimpleITK is a core dependency
+        sitk = None
+    if sitk is not None and isinstance(image, sitk.Image):
+        img_sp = tuple(float(s) for s in reversed(image.GetSpacing()))
+        arr = sitk.GetArrayFromImage(image)
+        if isinstance(mask, sitk.Image):
+            problems = []
+            if mask.GetSize() != image.GetSize():
+                problems.append(f"size {mask.GetSize()} != {image.GetSize()}")
+            if not np.allclose(mask.GetSpacing(), image.GetSpacing(), atol=1e-4):
+                problems.append(f"spacing {mask.GetSpacing()} != {image.GetSpacing()}")
+            if not np.allclose(mask.GetOrigin(), image.GetOrigin(), atol=1e-3):
+                problems.append(f"origin {mask.GetOrigin()} != {image.GetOrigin()}")
+            if problems:
+                raise GeometryMismatchError(
+                    "image and mask grids differ: " + "; ".join(problems),
+                    patient=patient,
+                    fix="resample the mask onto the image (radiopredict.read_mask(..., "
+                    "reference=image, on_mismatch='resample'))",
+                )
+            marr = sitk.GetArrayFromImage(mask)
+        else:
+            marr = np.asarray(mask)
+        sp = img_sp
+    else:
+        arr = np.asarray(image)
+        marr = np.asarray(mask)
+        if spacing is None:
+            raise ConfigError(
+                "numpy image given without spacing",
+                patient=patient,
+                fix="pass spacing=(dz, dy, dx) in mm, or SimpleITK images",
+            )
+        sp = tuple(float(s) for s in spacing)
+    if arr.ndim == 2:
+        arr, marr = arr[None], marr[None] if marr.ndim == 2 else marr
+        if len(sp) == 2:
+            sp = (1.0, *sp)
+    if arr.ndim != 3 or len(sp) != 3:
+        raise ConfigError(
+            f"image must be 3-D (got {arr.ndim}-D with spacing {sp})",
+            patient=patient,
+            fix="pass a 3-D image (z, y, x)",
+        )
+    if marr.shape != arr.shape:
+        raise GeometryMismatchError(
+            f"mask shape {marr.shape} differs from image shape {arr.shape}",
+            patient=patient,
+            fix="give a mask on the image grid",
+        )
+    if not all(math.isfinite(s) and s > 0 for s in sp):
+        raise ConfigError(f"spacing must be positive, got {sp}", patient=patient, fix="fix it")
+    if not np.issubdtype(arr.dtype, np.number) or not np.all(np.isfinite(arr[marr != 0])):
+        raise ConfigError(
+            "image has non-finite values inside the mask",
+            patient=patient,
+            fix="replace NaN/inf voxels before feature extraction",
+        )
+    return arr, marr != 0, sp
+
+
+def compute_features(
+    image: Any,
+    mask: Any,
+    settings: FeatureSettings | str | None = None,
+    *,
+    spacing: tuple[float, float, float] | None = None,
+    patient: str | None = None,
+) -> pd.Series:
+    """Compute IBSI-1 features of one ROI.
+
+    Parameters
+    ----------
+    image
+        ``SimpleITK.Image`` or numpy array ``(z, y, x)``.
+    mask
+        ``SimpleITK.Image`` on the same grid, or numpy array of the same shape; non-zero voxels
+        form the ROI.
+    settings
+        :class:`FeatureSettings` or a preset name; default ``FeatureSettings()``.
+    spacing
+        ``(z, y, x)`` spacing in mm, required for numpy input.
+    patient
+        Patient identifier used in error messages.
+
+    Returns
+    -------
+    pandas.Series
+        float values indexed by IBSI tag (``morph_volume``, ``cm_joint_max_3D_avg``, ...).
+        ``attrs["not_computed"]`` maps tags or families that could not be computed to the
+        reason, ``attrs["timings"]`` the seconds per stage, ``attrs["settings"]`` the settings.
+
+    Raises
+    ------
+    EmptyMaskError
+        The ROI is empty, or becomes empty after interpolation or resegmentation.
+    GeometryMismatchError
+        Image and mask grids differ.
+    ConfigError
+        Invalid input (no spacing for numpy input, non-finite grey values, bad settings).
+    """
+    if settings is None:
+        settings = FeatureSettings()
+    elif isinstance(settings, str):
+        settings = FeatureSettings.preset(settings)
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    arr, marr, sp = as_arrays(image, mask, spacing, patient=patient)
+    if not marr.any():
+        raise EmptyMaskError(
+            "the mask contains no voxel", patient=patient, fix="check the mask and its label"
+        )
+    pre = preprocess(arr, marr, sp, settings, patient=patient)
+    timings["preprocess"] = time.perf_counter() - t0
+    img, morph, roi, sp = pre.image, pre.morph_mask, pre.int_mask, pre.spacing
+    values = img[roi]
+
+    out: dict[str, float] = dict(pre.diagnostics)
+    not_computed: dict[str, str] = {}
+    fams = settings.families
+
+    def run(name: str, fn) -> None:
+        t = time.perf_counter()
+        mod, why = load_family(name)
+        if mod is None:
+            not_computed[name] = why
+            return
+        out.update(fn(mod))
+        timings[name] = time.perf_counter() - t
+
+    if "morphology" in fams:
+        run(
+            "morphology",
+            lambda m: m.compute(img, morph, roi, sp, moran_geary_on=settings.moran_geary),
+        )
+    if "local_intensity" in fams:
+        run("local_intensity", lambda m: m.compute(img, roi, sp))
+    if "intensity_stats" in fams:
+        run("intensity_stats", lambda m: m.compute(values))
+    if "ivh" in fams:
+        run("ivh", lambda m: m.compute(values, settings))
+    need_q = any(f in fams for f in ("intensity_histogram", *settings.texture_families))
+    if need_q:
+        t = time.perf_counter()
+        lb = settings.bin_lower_bound
+        if lb is None and settings.reseg_range is not None:
+            lb = settings.reseg_range[0]
+        qv, n_levels = discretise(
+            values,
+            settings.discretisation,
+            bin_number=settings.bin_number,
+            bin_width=settings.bin_width,
+            lower_bound=lb,
+        )
+        timings["discretise"] = time.perf_counter() - t
+        if "intensity_histogram" in fams:
+            run("intensity_histogram", lambda m: m.compute(qv, n_levels))
+        if settings.texture_families:
+            # crop to the morphological mask with one voxel of background around it
+            nz = np.nonzero(morph)
+            sl = tuple(
+                slice(max(0, a.min() - 1), min(n, a.max() + 2))
+                for a, n in zip(nz, morph.shape, strict=True)
+            )
+            q = np.zeros(morph.shape, dtype=np.int32)
+            q[roi] = qv
+            q, roi_c, morph_c = q[sl], roi[sl], morph[sl]
+            for name in settings.texture_families:
+                run(
+                    name,
+                    lambda m: m.compute(
+                        q, roi_c, n_levels, spacing=sp, settings=settings, morph_roi=morph_c
+                    ),
+                )
+    series = pd.Series(out, dtype=np.float64)
+    bad = ~np.isfinite(series.to_numpy())
+    for tag in series.index[bad]:
+        not_computed[tag] = "value is not finite for this ROI (e.g. division by zero)"
+    series = series[~bad]
+    timings["total"] = time.perf_counter() - t0
+    series.attrs["not_computed"] = not_computed
+    series.attrs["timings"] = timings
+    series.attrs["settings"] = settings.to_dict()
+    return series
