@@ -1,0 +1,422 @@
+"""Shared machinery of the six IBSI-1 texture families.
+
+Conventions used by every texture module:
+
+* The input is a discretised array ``q`` of grey levels ``1..n_levels`` inside a boolean ROI
+  (axes ``z, y, x``). :func:`prepare` crops it to the ROI bounding box, pads it with a border of
+  zeros and re-codes the grey levels *present* in the ROI as compact indices ``1..n`` (``0`` is
+  "outside the ROI"). The true grey-level values are kept in ``levels``; every formula uses the
+  true values, so the compact coding only keeps the matrices small.
+* Texture matrices are stacked as ``(K, n_i, n_j)`` arrays together with the value vectors
+  ``i_vals`` and ``j_vals`` of their axes, so that the features of every slice, direction and
+  aggregation are computed in one vectorised call.
+* Aggregation follows IBSI-1 section 3.1: ``2D`` (per slice, features averaged over slices),
+  ``2_5D`` (matrices merged over slices) and ``3D`` (one volume); for GLCM and GLRLM the ``avg``
+  variants average features over directions and the ``comb`` variants merge the matrices of all
+  directions first.
+* A matrix without any entry (for example a slice whose ROI is one voxel, so that it has no
+  neighbour pair) carries no information and is left out of the average. An aggregation in
+  which *every* matrix is empty cannot be computed and raises
+  :class:`~radiopredict.errors.FeatureComputationError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import numpy as np
+
+from radiopredict.errors import FeatureComputationError
+
+__all__ = [
+    "TextureInput",
+    "prepare",
+    "texture_dims",
+    "setting",
+    "directions_2d",
+    "directions_3d",
+    "neighbour_offsets",
+    "shifted",
+    "entropy2",
+    "stack_features",
+    "zone_features",
+    "emit",
+    "ALL_DIMS",
+]
+
+ALL_DIMS = ("2D", "2_5D", "3D")
+_LN2 = np.log(2.0)
+
+
+def setting(settings, name: str, default):
+    """Read one attribute of the feature settings, with a default when it is absent."""
+    value = getattr(settings, name, default) if settings is not None else default
+    return default if value is None else value
+
+
+def texture_dims(settings) -> tuple[str, ...]:
+    """The texture aggregation dimensions requested by ``settings`` (``2D``, ``2_5D``, ``3D``)."""
+    dims = setting(settings, "texture_dims", ALL_DIMS)
+    if isinstance(dims, str):
+        dims = (dims,)
+    dims = tuple(dims)
+    bad = [d for d in dims if d not in ALL_DIMS]
+    if bad:
+        raise FeatureComputationError(
+            f"unknown texture dimension(s) {bad!r}",
+            fix=f"use a subset of {list(ALL_DIMS)}",
+        )
+    return dims
+
+
+@dataclass(frozen=True)
+class TextureInput:
+    """ROI-cropped, zero-padded, compactly coded grey levels.
+
+    Attributes
+    ----------
+    codes
+        int32 array, ``0`` outside the ROI and ``1..len(levels)`` inside; padded by ``pad``
+        voxels of zeros on every side.
+    levels
+        float64 grey-level value of each code (``levels[c - 1]``), ascending.
+    n_levels
+        Number of discretisation levels :math:`N_g` (includes levels absent from the ROI).
+    pad
+        Width of the zero border.
+    morph
+        Morphological mask on the same padded grid (``None`` unless requested).
+    """
+
+    codes: np.ndarray
+    levels: np.ndarray
+    n_levels: int
+    pad: int
+    morph: np.ndarray | None = None
+
+    @property
+    def values(self) -> np.ndarray:
+        """Grey-level values on the padded grid (``0.0`` outside the ROI)."""
+        lut = np.concatenate(([0.0], self.levels))
+        return lut[self.codes]
+
+    @property
+    def inner(self) -> tuple[slice, slice, slice]:
+        """Slices of the padded grid that cover the cropped ROI box."""
+        p = self.pad
+        return tuple(slice(p, s - p) for s in self.codes.shape)  # type: ignore[return-value]
+
+
+def prepare(
+    q: np.ndarray,
+    roi: np.ndarray,
+    n_levels: int,
+    *,
+    family: str,
+    pad: int = 1,
+    morph_roi: np.ndarray | None = None,
+) -> TextureInput:
+    """Validate the inputs of a texture family and build its :class:`TextureInput`.
+
+    Parameters
+    ----------
+    q
+        Discretised grey levels (z, y, x), integers ``1..n_levels`` inside ``roi``.
+    roi
+        Boolean intensity mask of the same shape.
+    n_levels
+        Number of grey levels :math:`N_g`.
+    family
+        Family name, used in error messages.
+    pad
+        Width of the zero border (at least the neighbourhood distance).
+    morph_roi
+        Optional morphological mask; when given, it is cropped on the union bounding box and
+        returned as ``morph``.
+
+    Raises
+    ------
+    FeatureComputationError
+        When the shapes differ, the ROI is empty, or grey levels lie outside ``1..n_levels``.
+    """
+    q = np.asarray(q)
+    roi = np.asarray(roi, dtype=bool)
+    if q.ndim != 3 or roi.shape != q.shape:
+        raise FeatureComputationError(
+            f"{family}: grey levels of shape {q.shape} and ROI of shape {roi.shape} must be "
+            "equal 3-D arrays (z, y, x)",
+            fix="pass the discretised image and its mask on the same grid (a 2-D image is a "
+            "single slice: add a leading axis of length 1)",
+        )
+    if morph_roi is not None:
+        morph_roi = np.asarray(morph_roi, dtype=bool)
+        if morph_roi.shape != q.shape:
+            raise FeatureComputationError(
+                f"{family}: morphological mask of shape {morph_roi.shape} differs from the "
+                f"image shape {q.shape}",
+                fix="pass the morphological mask on the image grid",
+            )
+    if not roi.any():
+        raise FeatureComputationError(
+            f"{family}: the ROI is empty, so no texture matrix can be built",
+            fix="check the mask label and the resegmentation range",
+        )
+    n_levels = int(n_levels)
+    inside = q[roi]
+    if not np.issubdtype(inside.dtype, np.integer):
+        if not np.all(np.isfinite(inside)) or np.any(inside != np.round(inside)):
+            raise FeatureComputationError(
+                f"{family}: discretised grey levels must be integers",
+                fix="discretise the image (fixed bin number or fixed bin size) first",
+            )
+    lo, hi = int(inside.min()), int(inside.max())
+    if lo < 1 or hi > n_levels:
+        raise FeatureComputationError(
+            f"{family}: grey levels in the ROI span {lo}..{hi}, outside 1..{n_levels}",
+            fix="pass n_levels equal to the number of discretisation bins and grey levels "
+            "starting at 1",
+        )
+    box_mask = roi if morph_roi is None else (roi | morph_roi)
+    nz = [np.flatnonzero(box_mask.any(axis=ax)) for ax in ((1, 2), (0, 2), (0, 1))]
+    box = tuple(slice(int(a[0]), int(a[-1]) + 1) for a in nz)
+    qb = q[box].astype(np.int64, copy=False)
+    rb = roi[box]
+    present = np.zeros(n_levels + 1, dtype=bool)
+    present[qb[rb]] = True
+    levels = np.flatnonzero(present).astype(np.float64)
+    lut = np.zeros(n_levels + 1, dtype=np.int32)
+    lut[present] = np.arange(1, len(levels) + 1, dtype=np.int32)
+    codes = np.zeros(tuple(s + 2 * pad for s in qb.shape), dtype=np.int32)
+    inner = tuple(slice(pad, pad + s) for s in qb.shape)
+    codes[inner] = np.where(rb, lut[np.where(rb, qb, 0)], 0)
+    morph = None
+    if morph_roi is not None:
+        morph = np.zeros(codes.shape, dtype=bool)
+        morph[inner] = morph_roi[box]
+    return TextureInput(codes=codes, levels=levels, n_levels=n_levels, pad=pad, morph=morph)
+
+
+# --------------------------------------------------------------------------------- directions
+
+
+def directions_2d(distance: int = 1) -> np.ndarray:
+    """The 4 in-plane direction vectors (dz, dy, dx), scaled by the Chebyshev ``distance``."""
+    d = np.array([(0, 0, 1), (0, 1, 1), (0, 1, 0), (0, 1, -1)], dtype=np.int64)
+    return d * int(distance)
+
+
+def directions_3d(distance: int = 1) -> np.ndarray:
+    """The 13 unique 3-D direction vectors, in-plane ones first, scaled by ``distance``."""
+    out = [tuple(v) for v in directions_2d(1)]
+    for dz in (1,):
+        for dy in (-1, 0, 1):
+            for dx in (-1, 0, 1):
+                out.append((dz, dy, dx))
+    return np.array(out, dtype=np.int64) * int(distance)
+
+
+def neighbour_offsets(distance: int, *, in_plane: bool) -> np.ndarray:
+    """All offsets within Chebyshev ``distance`` except the centre (in-plane only if asked)."""
+    r = np.arange(-distance, distance + 1)
+    zs = np.array([0]) if in_plane else r
+    grid = np.stack(np.meshgrid(zs, r, r, indexing="ij"), axis=-1).reshape(-1, 3)
+    return grid[np.any(grid != 0, axis=1)]
+
+
+def shifted(arr: np.ndarray, inner: tuple[slice, ...], offset) -> np.ndarray:
+    """View of the padded ``arr`` moved by ``offset`` relative to the ``inner`` box."""
+    return arr[tuple(slice(s.start + o, s.stop + o) for s, o in zip(inner, offset, strict=True))]
+
+
+# ------------------------------------------------------------------------------------ helpers
+
+
+def entropy2(p: np.ndarray, axis) -> np.ndarray:
+    """``-sum p log2 p`` over ``axis`` with ``0 log 0 = 0``."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = np.where(p > 0, p * np.log(np.where(p > 0, p, 1.0)), 0.0)
+    return -t.sum(axis=axis) / _LN2
+
+
+def stack_features(
+    groups: dict[str, Iterable[np.ndarray] | np.ndarray],
+    feature_fn: Callable[..., dict[str, np.ndarray]],
+    *,
+    family: str,
+    extra: dict[str, dict[str, np.ndarray]] | None = None,
+    **kwargs,
+) -> dict[str, dict[str, float]]:
+    """Compute features of several groups of matrices in one vectorised call and average.
+
+    Parameters
+    ----------
+    groups
+        ``suffix -> (K, n_i, n_j)`` stack of matrices; the features of each group are the mean
+        over its non-empty matrices.
+    feature_fn
+        ``feature_fn(stack, **kwargs, **extra_arrays) -> {stem: (K,) array}``.
+    family
+        For error messages.
+    extra
+        Optional per-group arrays of length K passed to ``feature_fn`` by keyword (e.g. the
+        number of voxels of each matrix).
+    """
+    names = list(groups)
+    mats, sizes, extras = [], [], {}
+    for name in names:
+        m = np.asarray(groups[name], dtype=np.float64)
+        keep = m.reshape(m.shape[0], -1).sum(axis=1) > 0
+        if not keep.any():
+            raise FeatureComputationError(
+                f"{family}: every {name} matrix is empty (the ROI has no voxel pair, run or "
+                "zone in that aggregation), so its features are undefined",
+                fix="use a larger ROI or leave this texture dimension out of "
+                "FeatureSettings.texture_dims",
+            )
+        mats.append(m[keep])
+        sizes.append(int(keep.sum()))
+        for key, arr in (extra or {}).get(name, {}).items():
+            extras.setdefault(key, []).append(np.asarray(arr, dtype=np.float64)[keep])
+    stack = np.concatenate(mats, axis=0)
+    ext = {k: np.concatenate(v) for k, v in extras.items()}
+    feats = feature_fn(stack, **kwargs, **ext)
+    bounds = np.cumsum([0] + sizes)
+    out: dict[str, dict[str, float]] = {}
+    for name, a, b in zip(names, bounds[:-1], bounds[1:], strict=True):
+        out[name] = {stem: float(np.mean(vals[a:b])) for stem, vals in feats.items()}
+    return out
+
+
+def emit(per_suffix: dict[str, dict[str, float]]) -> dict[str, float]:
+    """Flatten ``suffix -> {stem: value}`` into ``{stem_suffix: value}``."""
+    out: dict[str, float] = {}
+    for suffix, feats in per_suffix.items():
+        for stem, value in feats.items():
+            out[f"{stem}_{suffix}"] = value
+    return out
+
+
+def zone_features(
+    m: np.ndarray,
+    *,
+    i_vals: np.ndarray,
+    j_vals: np.ndarray,
+    n_voxels: np.ndarray,
+    names: dict[str, str],
+) -> dict[str, np.ndarray]:
+    """The features shared by GLRLM, GLSZM, GLDZM and NGLDM, vectorised over a stack.
+
+    Parameters
+    ----------
+    m
+        ``(K, n_i, n_j)`` counts: grey level ``i_vals[a]`` and run length / zone size / zone
+        distance / dependence count ``j_vals[b]``.
+    n_voxels
+        ``(K,)`` number of voxels :math:`N_v` behind each matrix (percentage features).
+    names
+        Generic key -> IBSI stem, for the keys ``se, le, lg, hg, slg, shg, llg, lhg, glnu,
+        glnu_norm, jnu, jnu_norm, perc, gl_var, j_var, j_entr`` and optionally ``j_energy``.
+    """
+    ns = m.sum(axis=(1, 2))  # (K,)
+    p = m / ns[:, None, None]
+    i2 = (i_vals**2)[None, :, None]
+    j2 = (j_vals**2)[None, None, :]
+    mi = p.sum(axis=2)  # (K, n_i) grey-level marginal
+    mj = p.sum(axis=1)  # (K, n_j)
+    out: dict[str, np.ndarray] = {}
+
+    def put(key, value):
+        if key in names:
+            out[names[key]] = value
+
+    put("se", (mj / j2[:, 0, :]).sum(axis=1))
+    put("le", (mj * j2[:, 0, :]).sum(axis=1))
+    put("lg", (mi / i2[:, :, 0]).sum(axis=1))
+    put("hg", (mi * i2[:, :, 0]).sum(axis=1))
+    put("slg", (p / (i2 * j2)).sum(axis=(1, 2)))
+    put("shg", (p * i2 / j2).sum(axis=(1, 2)))
+    put("llg", (p * j2 / i2).sum(axis=(1, 2)))
+    put("lhg", (p * i2 * j2).sum(axis=(1, 2)))
+    put("glnu", (mi**2).sum(axis=1) * ns)
+    put("glnu_norm", (mi**2).sum(axis=1))
+    put("jnu", (mj**2).sum(axis=1) * ns)
+    put("jnu_norm", (mj**2).sum(axis=1))
+    put("perc", ns / n_voxels)
+    mu_i = mi @ i_vals
+    mu_j = mj @ j_vals
+    put("gl_var", (mi * (i_vals[None, :] - mu_i[:, None]) ** 2).sum(axis=1))
+    put("j_var", (mj * (j_vals[None, :] - mu_j[:, None]) ** 2).sum(axis=1))
+    put("j_entr", entropy2(p, axis=(1, 2)))
+    put("j_energy", (p**2).sum(axis=(1, 2)))
+    return out
+
+
+def compact_axis(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Unique sorted values and the index of each input value in them."""
+    uniq, inv = np.unique(values, return_inverse=True)
+    return uniq.astype(np.float64), inv.reshape(-1)
+
+
+def count_matrix(
+    group: np.ndarray, i_code: np.ndarray, j_index: np.ndarray, n_groups: int, n_i: int, n_j: int
+) -> np.ndarray:
+    """``(n_groups, n_i, n_j)`` counts of (group, i_code - 1, j_index) triplets (one bincount)."""
+    key = (group.astype(np.int64) * n_i + (i_code.astype(np.int64) - 1)) * n_j + j_index
+    return np.bincount(key, minlength=n_groups * n_i * n_j).reshape(n_groups, n_i, n_j)
+
+
+def zones(codes: np.ndarray, *, in_plane: bool) -> tuple[np.ndarray, int]:
+    """Label connected zones of equal code (26-connected in 3-D, 8-connected per slice in 2-D).
+
+    Returns the label array (``0`` outside the ROI) and the number of zones.
+    """
+    from skimage.measure import label
+
+    if not in_plane:
+        lab, n = label(codes, background=0, connectivity=3, return_num=True)
+        return lab, int(n)
+    nz = codes.shape[0]
+    spaced = np.zeros((2 * nz - 1,) + codes.shape[1:], dtype=codes.dtype)
+    spaced[::2] = codes  # empty slices in between cut every link across z
+    lab, n = label(spaced, background=0, connectivity=3, return_num=True)
+    return lab[::2], int(n)
+
+
+def zone_table(
+    codes: np.ndarray, *, in_plane: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Every zone of equal grey level: its code, size, slice, plus the ROI voxels' zone index.
+
+    Returns
+    -------
+    code, size, z, voxel_index, voxel_zone
+        Per zone (``0..n_zones-1``): code, voxel count and the z index of one of its voxels
+        (the zone's slice when ``in_plane``); per ROI voxel: flat index into ``codes`` and the
+        zone it belongs to.
+    """
+    lab, n = zones(codes, in_plane=in_plane)
+    flat_idx = np.flatnonzero(codes)
+    zone = lab.ravel()[flat_idx].astype(np.int64) - 1
+    size = np.bincount(zone, minlength=n)
+    code = np.zeros(n, dtype=np.int64)
+    code[zone] = codes.ravel()[flat_idx]
+    z = np.zeros(n, dtype=np.int64)
+    z[zone] = flat_idx // (codes.shape[1] * codes.shape[2])
+    return code, size, z, flat_idx, zone
+
+
+def box_sums(arr: np.ndarray, distance: int) -> tuple[np.ndarray, np.ndarray]:
+    """Exact integer sums of ``arr`` over in-plane and volumetric Chebyshev neighbourhoods.
+
+    Returns ``(in_plane, volumetric)``: the sum over the ``(2d+1)^2`` window within each slice
+    and over the ``(2d+1)^3`` cube, centre included, zero beyond the array (separable passes
+    of :func:`scipy.ndimage.correlate1d`).
+    """
+    from scipy.ndimage import correlate1d
+
+    w = np.ones(2 * distance + 1, dtype=np.int64)
+    a = np.asarray(arr, dtype=np.int64)
+    s = correlate1d(a, w, axis=2, mode="constant")
+    s = correlate1d(s, w, axis=1, mode="constant")
+    return s, correlate1d(s, w, axis=0, mode="constant")

@@ -1,0 +1,231 @@
+r"""Grey level co-occurrence matrix (GLCM) features, IBSI-1 section 3.6 (family LFYI).
+
+For a direction :math:`\mathbf{m}` (scaled by the Chebyshev distance :math:`\delta`, default 1),
+the co-occurrence matrix :math:`M_{\mathbf{m}}` counts every pair of ROI voxels
+:math:`(\mathbf{k}, \mathbf{k} + \mathbf{m})` with grey levels :math:`(i, j)`; pairs are counted
+in both orders, so the matrix is symmetric. Only pairs whose two voxels lie in the ROI count.
+The joint probability is :math:`p_{ij} = M_{ij} / \sum M`, with marginals
+:math:`p_{i.} = \sum_j p_{ij}`, :math:`p_{.j} = \sum_i p_{ij}`, the diagonal probability
+:math:`p_{i-j,k} = \sum_{|i-j| = k} p_{ij}` and the cross-diagonal probability
+:math:`p_{i+j,k} = \sum_{i+j = k} p_{ij}`. :math:`N_g` is the number of discretisation levels.
+
+Aggregation (tag suffixes): ``2D_avg`` (one matrix per slice and in-plane direction, features
+averaged), ``2D_comb`` (per slice, the 4 direction matrices merged), ``2_5D_avg`` (per in-plane
+direction, merged over slices), ``2_5D_comb`` (all in-plane matrices merged), ``3D_avg`` (13
+volumetric directions, features averaged) and ``3D_comb`` (the 13 matrices merged).
+
+Documented values where IBSI's formula is 0/0: a matrix with a single grey level has
+correlation 1 and informational measures of correlation 0.
+
+The construction is vectorised: for each direction the grey levels of the ROI box and of its
+shifted copy are paired and counted with one :func:`numpy.bincount` (the slice index folded into
+the key for the per-slice matrices).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from radiopredict.features.families._texture import (
+    TextureInput,
+    directions_2d,
+    directions_3d,
+    emit,
+    entropy2,
+    prepare,
+    setting,
+    shifted,
+    stack_features,
+    texture_dims,
+)
+from radiopredict.features.registry import FeatureDef, register
+
+__all__ = ["compute", "glcm_matrices", "glcm_features", "FEATURES"]
+
+FAMILY = "glcm"
+
+_DEFS = [
+    ("cm_joint_max", "GYBY", "Joint maximum", r"F = \max_{i,j} p_{ij}", "Probability of the most frequent grey-level pair."),
+    ("cm_joint_avg", "60VM", "Joint average", r"\mu = \sum_{i,j} i\, p_{ij}", "Grey-level weighted sum of the joint probabilities."),
+    ("cm_joint_var", "UR99", "Joint variance", r"F = \sum_{i,j} (i-\mu)^2 p_{ij}", "Variance of the joint distribution around the joint average."),
+    ("cm_joint_entr", "TU9B", "Joint entropy", r"F = -\sum_{i,j} p_{ij} \log_2 p_{ij}", "Shannon entropy of the joint distribution."),
+    ("cm_diff_avg", "TF7R", "Difference average", r"\mu_{x-y} = \sum_k k\, p_{i-j,k}", "Mean absolute grey-level difference of pairs."),
+    ("cm_diff_var", "D3YU", "Difference variance", r"F = \sum_k (k-\mu_{x-y})^2 p_{i-j,k}", "Variance of the absolute grey-level difference."),
+    ("cm_diff_entr", "NTRS", "Difference entropy", r"F = -\sum_k p_{i-j,k} \log_2 p_{i-j,k}", "Entropy of the absolute grey-level difference."),
+    ("cm_sum_avg", "ZGXS", "Sum average", r"\mu_{x+y} = \sum_k k\, p_{i+j,k}", "Mean grey-level sum of pairs."),
+    ("cm_sum_var", "OEEB", "Sum variance", r"F = \sum_k (k-\mu_{x+y})^2 p_{i+j,k}", "Variance of the grey-level sum."),
+    ("cm_sum_entr", "P6QZ", "Sum entropy", r"F = -\sum_k p_{i+j,k} \log_2 p_{i+j,k}", "Entropy of the grey-level sum."),
+    ("cm_energy", "8ZQL", "Angular second moment", r"F = \sum_{i,j} p_{ij}^2", "Energy (uniformity) of the joint distribution."),
+    ("cm_contrast", "ACUI", "Contrast", r"F = \sum_{i,j} (i-j)^2 p_{ij}", "Squared grey-level difference of pairs."),
+    ("cm_dissimilarity", "8S9J", "Dissimilarity", r"F = \sum_{i,j} |i-j|\, p_{ij}", "Absolute grey-level difference of pairs."),
+    ("cm_inv_diff", "IB1Z", "Inverse difference", r"F = \sum_{i,j} \frac{p_{ij}}{1+|i-j|}", "Homogeneity of pairs."),
+    ("cm_inv_diff_norm", "NDRX", "Normalised inverse difference", r"F = \sum_{i,j} \frac{p_{ij}}{1+|i-j|/N_g}", "Inverse difference normalised by the number of grey levels."),
+    ("cm_inv_diff_mom", "WF0Z", "Inverse difference moment", r"F = \sum_{i,j} \frac{p_{ij}}{1+(i-j)^2}", "Homogeneity weighted by the squared difference."),
+    ("cm_inv_diff_mom_norm", "1QCO", "Normalised inverse difference moment", r"F = \sum_{i,j} \frac{p_{ij}}{1+(i-j)^2/N_g^2}", "Inverse difference moment normalised by the number of grey levels."),
+    ("cm_inv_var", "E8JP", "Inverse variance", r"F = 2\sum_{i>j} \frac{p_{ij}}{(i-j)^2}", "Pairs of different grey levels weighted by the inverse squared difference."),
+    ("cm_corr", "NI2N", "Correlation", r"F = \frac{\sum_{i,j} i\,j\,p_{ij} - \mu_{i.}\mu_{.j}}{\sigma_{i.}\sigma_{.j}}", "Linear dependence of the grey levels of pairs (1 when a single grey level is present)."),
+    ("cm_auto_corr", "QWB0", "Autocorrelation", r"F = \sum_{i,j} i\,j\,p_{ij}", "Magnitude of the grey-level products of pairs."),
+    ("cm_clust_tend", "DG8W", "Cluster tendency", r"F = \sum_{i,j} (i+j-\mu_{i.}-\mu_{.j})^2 p_{ij}", "Grouping of voxels with similar grey levels."),
+    ("cm_clust_shade", "7NFM", "Cluster shade", r"F = \sum_{i,j} (i+j-\mu_{i.}-\mu_{.j})^3 p_{ij}", "Skewness of the grey-level sum distribution."),
+    ("cm_clust_prom", "AE86", "Cluster prominence", r"F = \sum_{i,j} (i+j-\mu_{i.}-\mu_{.j})^4 p_{ij}", "Tailedness of the grey-level sum distribution."),
+    ("cm_info_corr1", "R8DG", "First measure of information correlation", r"F = \frac{HXY - HXY_1}{HX},\; HXY_1 = -\sum_{i,j} p_{ij} \log_2 (p_{i.}p_{.j})", "Mutual information of pair grey levels relative to the marginal entropy HX (0 when HX = 0)."),
+    ("cm_info_corr2", "JN9H", "Second measure of information correlation", r"F = \sqrt{1 - e^{-2(HXY_2 - HXY)}},\; HXY_2 = -\sum_{i,j} p_{i.}p_{.j} \log_2 (p_{i.}p_{.j})", "Information correlation of pair grey levels (IBSI uses the natural exponential on base-2 entropies)."),
+]  # fmt: skip
+
+FEATURES = [
+    FeatureDef(stem=s, ibsi_code=c, family=FAMILY, name=n, formula=f, description=d)
+    for s, c, n, f, d in _DEFS
+]
+register(*FEATURES)
+
+
+def glcm_matrices(t: TextureInput, directions: np.ndarray, *, per_slice: bool) -> np.ndarray:
+    """Symmetric co-occurrence counts for each direction (and each slice).
+
+    Returns an array of shape ``(n_dir, n_slices, n, n)`` when ``per_slice`` (directions must be
+    in-plane) or ``(n_dir, n, n)``, indexed by compact grey-level codes.
+    """
+    inner = t.inner
+    a = t.codes[inner]
+    n = len(t.levels)
+    nz = a.shape[0]
+    plane = a.shape[1] * a.shape[2]
+    groups = nz if per_slice else 1
+    keys = []
+    for k, m in enumerate(directions):
+        b = shifted(t.codes, inner, m)
+        idx = np.flatnonzero((a > 0) & (b > 0))
+        av = a.ravel()[idx].astype(np.int64) - 1
+        bv = b.ravel()[idx].astype(np.int64) - 1
+        g = k * groups + (idx // plane if per_slice else 0)
+        keys.append((g * n + av) * n + bv)
+    size = len(directions) * groups * n * n
+    key = np.concatenate(keys) if keys else np.zeros(0, dtype=np.int64)
+    mat = np.bincount(key, minlength=size).astype(np.float64).reshape(-1, n, n)
+    mat = mat + mat.transpose(0, 2, 1)
+    return mat.reshape((len(directions), groups, n, n) if per_slice else (len(directions), n, n))
+
+
+def glcm_features(p: np.ndarray, *, levels: np.ndarray, n_levels: int) -> dict[str, np.ndarray]:
+    """All GLCM features of a stack of non-empty matrices ``(K, n, n)``, vectorised over K."""
+    p = p / p.sum(axis=(1, 2), keepdims=True)
+    k = p.shape[0]
+    n = len(levels)
+    i = levels[:, None]
+    j = levels[None, :]
+    flat = p.reshape(k, n * n)
+    pi = p.sum(axis=2)  # (K, n); the matrix is symmetric so p_.j is the same
+    mu = pi @ levels
+    var = pi @ (levels**2) - mu**2
+    var = np.maximum(var, 0.0)
+
+    def by_value(values):
+        uniq, inv = np.unique(values.ravel(), return_inverse=True)
+        onehot = np.zeros((n * n, len(uniq)))
+        onehot[np.arange(n * n), inv.ravel()] = 1.0
+        return uniq, flat @ onehot
+
+    s_vals, p_sum = by_value(i + j)
+    d_vals, p_diff = by_value(np.abs(i - j))
+    out: dict[str, np.ndarray] = {}
+    out["cm_joint_max"] = flat.max(axis=1)
+    out["cm_joint_avg"] = mu
+    out["cm_joint_var"] = (p * (i[None] - mu[:, None, None]) ** 2).sum(axis=(1, 2))
+    hxy = entropy2(flat, axis=1)
+    out["cm_joint_entr"] = hxy
+    d_mu = p_diff @ d_vals
+    out["cm_diff_avg"] = d_mu
+    out["cm_diff_var"] = (p_diff * (d_vals[None] - d_mu[:, None]) ** 2).sum(axis=1)
+    out["cm_diff_entr"] = entropy2(p_diff, axis=1)
+    s_mu = p_sum @ s_vals
+    out["cm_sum_avg"] = s_mu
+    out["cm_sum_var"] = (p_sum * (s_vals[None] - s_mu[:, None]) ** 2).sum(axis=1)
+    out["cm_sum_entr"] = entropy2(p_sum, axis=1)
+    out["cm_energy"] = (flat**2).sum(axis=1)
+    out["cm_contrast"] = p_diff @ d_vals**2
+    out["cm_dissimilarity"] = d_mu
+    out["cm_inv_diff"] = p_diff @ (1.0 / (1.0 + d_vals))
+    out["cm_inv_diff_norm"] = p_diff @ (1.0 / (1.0 + d_vals / n_levels))
+    out["cm_inv_diff_mom"] = p_diff @ (1.0 / (1.0 + d_vals**2))
+    out["cm_inv_diff_mom_norm"] = p_diff @ (1.0 / (1.0 + d_vals**2 / n_levels**2))
+    with np.errstate(divide="ignore"):
+        w = np.where(d_vals > 0, 1.0 / np.where(d_vals > 0, d_vals, 1.0) ** 2, 0.0)
+    out["cm_inv_var"] = p_diff @ w
+    auto = (p * (i * j)[None]).sum(axis=(1, 2))
+    out["cm_auto_corr"] = auto
+    with np.errstate(divide="ignore", invalid="ignore"):
+        corr = np.where(var > 0, (auto - mu**2) / np.where(var > 0, var, 1.0), 1.0)
+    out["cm_corr"] = corr
+    c = (i + j)[None] - 2.0 * mu[:, None, None]
+    c2 = c * c
+    out["cm_clust_tend"] = (p * c2).sum(axis=(1, 2))
+    out["cm_clust_shade"] = (p * c2 * c).sum(axis=(1, 2))
+    out["cm_clust_prom"] = (p * c2 * c2).sum(axis=(1, 2))
+    hx = entropy2(pi, axis=1)
+    outer = pi[:, :, None] * pi[:, None, :]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_outer = np.where(outer > 0, np.log2(np.where(outer > 0, outer, 1.0)), 0.0)
+    hxy1 = -(p * log_outer).sum(axis=(1, 2))
+    hxy2 = -(outer * log_outer).sum(axis=(1, 2))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["cm_info_corr1"] = np.where(hx > 0, (hxy - hxy1) / np.where(hx > 0, hx, 1.0), 0.0)
+    out["cm_info_corr2"] = np.sqrt(np.clip(1.0 - np.exp(-2.0 * (hxy2 - hxy)), 0.0, None))
+    return out
+
+
+def compute(
+    q: np.ndarray,
+    roi: np.ndarray,
+    n_levels: int,
+    *,
+    spacing: tuple[float, float, float],
+    settings=None,
+    morph_roi: np.ndarray | None = None,
+) -> dict[str, float]:
+    """GLCM features of a discretised ROI, keyed by IBSI tag (``cm_joint_max_3D_avg``...).
+
+    Parameters
+    ----------
+    q
+        int array (z, y, x) of grey levels ``1..n_levels`` inside ``roi``.
+    roi
+        Boolean intensity mask.
+    n_levels
+        Number of discretisation levels :math:`N_g`.
+    spacing
+        Voxel spacing (z, y, x) in mm; unused (the GLCM is defined on the voxel grid).
+    settings
+        Feature settings; reads ``texture_dims`` and ``glcm_distance``.
+    morph_roi
+        Unused.
+
+    Raises
+    ------
+    FeatureComputationError
+        Bad inputs, or an aggregation whose matrices are all empty (no voxel pair).
+    """
+    dims = texture_dims(settings)
+    dist = int(setting(settings, "glcm_distance", 1))
+    t = prepare(q, roi, n_levels, family="GLCM", pad=dist)
+    n = len(t.levels)
+    groups: dict[str, np.ndarray] = {}
+    in_plane = directions_2d(dist)
+    if "2D" in dims:
+        p2 = glcm_matrices(t, in_plane, per_slice=True)  # (4, nz, n, n)
+        groups["2D_avg"] = p2.reshape(-1, n, n)
+        groups["2D_comb"] = p2.sum(axis=0)
+        p_planar = p2.sum(axis=1)
+    elif "2_5D" in dims or "3D" in dims:
+        p_planar = glcm_matrices(t, in_plane, per_slice=False)
+    if "2_5D" in dims:
+        groups["2_5D_avg"] = p_planar
+        groups["2_5D_comb"] = p_planar.sum(axis=0, keepdims=True)
+    if "3D" in dims:
+        p_out = glcm_matrices(t, directions_3d(dist)[4:], per_slice=False)
+        p3 = np.concatenate([p_planar, p_out], axis=0)
+        groups["3D_avg"] = p3
+        groups["3D_comb"] = p3.sum(axis=0, keepdims=True)
+    feats = stack_features(
+        groups, glcm_features, family="GLCM", levels=t.levels, n_levels=t.n_levels
+    )
+    return emit(feats)

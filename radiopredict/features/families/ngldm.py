@@ -1,0 +1,173 @@
+r"""Neighbouring grey level dependence matrix (NGLDM) features, IBSI-1 section 3.11 (family REK0).
+
+A neighbour of a ROI voxel with grey level :math:`i` is *dependent* when it lies in the ROI,
+within Chebyshev distance :math:`\delta` (default 1; in-plane only for 2-D) and its grey level
+differs from :math:`i` by at most the coarseness parameter :math:`\alpha` (default 0). The
+dependence count of the voxel is :math:`j = 1 +` the number of dependent neighbours. The matrix
+:math:`s_{ij}` counts the ROI voxels with grey level :math:`i` and dependence :math:`j`. With
+:math:`N_s = \sum_{ij} s_{ij}`, :math:`N_v` ROI voxels, :math:`p_{ij} = s_{ij}/N_s` and the
+marginal sums :math:`s_{i.}`, :math:`s_{.j}`, the features below follow.
+
+Aggregation suffixes: ``2D`` (per slice, features averaged), ``2_5D`` (slices merged), ``3D``.
+
+Dependence counts are accumulated with one vectorised comparison of the ROI box with each
+shifted copy (26 shifts for :math:`\delta = 1` in 3-D, the in-plane 8 reused for 2-D).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from radiopredict.features.families._texture import (
+    compact_axis,
+    count_matrix,
+    emit,
+    neighbour_offsets,
+    prepare,
+    setting,
+    shifted,
+    stack_features,
+    texture_dims,
+    zone_features,
+)
+from radiopredict.features.registry import FeatureDef, register
+
+__all__ = ["compute", "dependence_counts", "FEATURES"]
+
+FAMILY = "ngldm"
+
+_DEFS = [
+    ("ngl_lde", "SODN", "Low dependence emphasis", r"F = \frac{1}{N_s}\sum_j \frac{s_{.j}}{j^2}", "Emphasis on voxels with few dependent neighbours."),
+    ("ngl_hde", "IMOQ", "High dependence emphasis", r"F = \frac{1}{N_s}\sum_j j^2 s_{.j}", "Emphasis on voxels with many dependent neighbours."),
+    ("ngl_lgce", "TL9H", "Low grey level count emphasis", r"F = \frac{1}{N_s}\sum_i \frac{s_{i.}}{i^2}", "Emphasis on low grey levels."),
+    ("ngl_hgce", "OAE7", "High grey level count emphasis", r"F = \frac{1}{N_s}\sum_i i^2 s_{i.}", "Emphasis on high grey levels."),
+    ("ngl_ldlge", "EQ3F", "Low dependence low grey level emphasis", r"F = \frac{1}{N_s}\sum_{i,j} \frac{s_{ij}}{i^2 j^2}", "Emphasis on low dependence at low grey levels."),
+    ("ngl_ldhge", "JA6D", "Low dependence high grey level emphasis", r"F = \frac{1}{N_s}\sum_{i,j} \frac{i^2 s_{ij}}{j^2}", "Emphasis on low dependence at high grey levels."),
+    ("ngl_hdlge", "NBZI", "High dependence low grey level emphasis", r"F = \frac{1}{N_s}\sum_{i,j} \frac{j^2 s_{ij}}{i^2}", "Emphasis on high dependence at low grey levels."),
+    ("ngl_hdhge", "9QMG", "High dependence high grey level emphasis", r"F = \frac{1}{N_s}\sum_{i,j} i^2 j^2 s_{ij}", "Emphasis on high dependence at high grey levels."),
+    ("ngl_glnu", "FP8K", "Grey level non-uniformity", r"F = \frac{1}{N_s}\sum_i s_{i.}^2", "Spread of voxels over grey levels."),
+    ("ngl_glnu_norm", "5SPA", "Normalised grey level non-uniformity", r"F = \frac{1}{N_s^2}\sum_i s_{i.}^2", "Grey level non-uniformity normalised by the count."),
+    ("ngl_dcnu", "Z87G", "Dependence count non-uniformity", r"F = \frac{1}{N_s}\sum_j s_{.j}^2", "Spread of voxels over dependence counts."),
+    ("ngl_dcnu_norm", "OKJI", "Normalised dependence count non-uniformity", r"F = \frac{1}{N_s^2}\sum_j s_{.j}^2", "Dependence count non-uniformity normalised by the count."),
+    ("ngl_dc_perc", "6XV8", "Dependence count percentage", r"F = \frac{N_s}{N_v}", "Fraction of ROI voxels in the matrix (1 when every voxel counts)."),
+    ("ngl_gl_var", "1PFV", "Grey level variance", r"F = \sum_{i,j} (i-\mu)^2 p_{ij},\; \mu = \sum_{i,j} i\,p_{ij}", "Variance of the grey level."),
+    ("ngl_dc_var", "DNX2", "Dependence count variance", r"F = \sum_{i,j} (j-\mu)^2 p_{ij},\; \mu = \sum_{i,j} j\,p_{ij}", "Variance of the dependence count."),
+    ("ngl_dc_entr", "FCBV", "Dependence count entropy", r"F = -\sum_{i,j} p_{ij} \log_2 p_{ij}", "Entropy of the joint dependence distribution."),
+    ("ngl_dc_energy", "CAS9", "Dependence count energy", r"F = \sum_{i,j} p_{ij}^2", "Energy of the joint dependence distribution."),
+]  # fmt: skip
+
+FEATURES = [
+    FeatureDef(stem=s, ibsi_code=c, family=FAMILY, name=n, formula=f, description=d)
+    for s, c, n, f, d in _DEFS
+]
+register(*FEATURES)
+
+_NAMES = {
+    "se": "ngl_lde",
+    "le": "ngl_hde",
+    "lg": "ngl_lgce",
+    "hg": "ngl_hgce",
+    "slg": "ngl_ldlge",
+    "shg": "ngl_ldhge",
+    "llg": "ngl_hdlge",
+    "lhg": "ngl_hdhge",
+    "glnu": "ngl_glnu",
+    "glnu_norm": "ngl_glnu_norm",
+    "jnu": "ngl_dcnu",
+    "jnu_norm": "ngl_dcnu_norm",
+    "perc": "ngl_dc_perc",
+    "gl_var": "ngl_gl_var",
+    "j_var": "ngl_dc_var",
+    "j_entr": "ngl_dc_entr",
+    "j_energy": "ngl_dc_energy",
+}
+
+
+def dependence_counts(
+    codes: np.ndarray, values: np.ndarray, inner, offsets: np.ndarray, alpha: float
+) -> np.ndarray:
+    """Number of dependent neighbours of each voxel of the ``inner`` box, over ``offsets``."""
+    a = codes[inner]
+    count = np.zeros(a.shape, dtype=np.int32)
+    if alpha == 0:
+        for off in offsets:
+            count += shifted(codes, inner, off) == a
+    else:
+        va = values[inner]
+        for off in offsets:
+            b = shifted(codes, inner, off)
+            count += (b > 0) & (np.abs(shifted(values, inner, off) - va) <= alpha)
+    return count
+
+
+def _features(
+    m: np.ndarray, *, i_vals: np.ndarray, j_vals: np.ndarray, n_voxels: np.ndarray
+) -> dict[str, np.ndarray]:
+    return zone_features(m, i_vals=i_vals, j_vals=j_vals, n_voxels=n_voxels, names=_NAMES)
+
+
+def compute(
+    q: np.ndarray,
+    roi: np.ndarray,
+    n_levels: int,
+    *,
+    spacing: tuple[float, float, float],
+    settings=None,
+    morph_roi: np.ndarray | None = None,
+) -> dict[str, float]:
+    """NGLDM features of a discretised ROI, keyed by IBSI tag (``ngl_lde_3D``...).
+
+    Parameters are those of :func:`radiopredict.features.families.glcm.compute`; reads
+    ``settings.texture_dims``, ``settings.ngldm_distance`` (default 1) and
+    ``settings.ngldm_alpha`` (default 0, in grey levels).
+
+    Raises
+    ------
+    FeatureComputationError
+        Bad inputs.
+    """
+    dims = texture_dims(settings)
+    dist = int(setting(settings, "ngldm_distance", 1))
+    alpha = float(setting(settings, "ngldm_alpha", 0))
+    t = prepare(q, roi, n_levels, family="NGLDM", pad=dist)
+    n = len(t.levels)
+    inner = t.inner
+    a = t.codes[inner]
+    values = t.values if alpha != 0 else t.codes
+    idx = np.flatnonzero(a)
+    code = a.ravel()[idx]
+    nz = a.shape[0]
+    z = idx // (a.shape[1] * a.shape[2])
+    off2 = neighbour_offsets(dist, in_plane=True)
+    off3 = neighbour_offsets(dist, in_plane=False)
+    off3 = off3[off3[:, 0] != 0]
+    dep2 = dependence_counts(t.codes, values, inner, off2, alpha)
+    dep = {}
+    if "2D" in dims or "2_5D" in dims:
+        dep["2"] = dep2.ravel()[idx] + 1
+    if "3D" in dims:
+        dep["3"] = (dep2 + dependence_counts(t.codes, values, inner, off3, alpha)).ravel()[idx] + 1
+    j_vals, j_idx = compact_axis(np.concatenate(list(dep.values())))
+    nj = len(j_vals)
+    feats: dict[str, dict[str, float]] = {}
+    groups, extra = {}, {}
+    pos = 0
+    if "2" in dep:
+        jj = j_idx[pos : pos + idx.size]
+        pos += idx.size
+        m2 = count_matrix(z, code, jj, nz, n, nj)
+        nv = np.bincount(z, minlength=nz)
+        if "2D" in dims:
+            groups["2D"] = m2
+            extra["2D"] = {"n_voxels": nv}
+        if "2_5D" in dims:
+            groups["2_5D"] = m2.sum(axis=0, keepdims=True)
+            extra["2_5D"] = {"n_voxels": [idx.size]}
+    if "3" in dep:
+        jj = j_idx[pos : pos + idx.size]
+        groups["3D"] = count_matrix(np.zeros_like(z), code, jj, 1, n, nj)
+        extra["3D"] = {"n_voxels": [idx.size]}
+    feats = stack_features(
+        groups, _features, family="NGLDM", extra=extra, i_vals=t.levels, j_vals=j_vals
+    )
+    return emit(feats)

@@ -1,0 +1,145 @@
+r"""Neighbourhood grey tone difference matrix (NGTDM) features, IBSI-1 section 3.10 (family IPET).
+
+For each ROI voxel of grey level :math:`i`, :math:`\bar{X}` is the average grey level of its
+neighbours within Chebyshev distance :math:`\delta` (default 1: 8 in-plane neighbours in 2-D,
+26 in 3-D) that lie in the ROI; voxels without any such neighbour are left out. Then
+:math:`n_i` is the number of retained voxels of level :math:`i`, :math:`s_i = \sum |i -
+\bar{X}|` over them, :math:`N_{v,c} = \sum_i n_i`, :math:`p_i = n_i / N_{v,c}` and
+:math:`N_{g,p}` is the number of grey levels with :math:`p_i > 0`. Double sums run over levels
+with :math:`p_i > 0` and :math:`p_j > 0`.
+
+Aggregation suffixes: ``2D`` (per slice with in-plane neighbourhoods, features averaged over
+slices), ``2_5D`` (the per-slice :math:`s_i, n_i` merged) and ``3D``.
+
+Documented values where IBSI's formula is 0/0 (a single grey level, or no grey-tone
+difference): coarseness :math:`10^6`, contrast, busyness and strength 0.
+
+Neighbourhood sums and counts come from exact separable integer box sums over the ROI box.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from radiopredict.features.families._texture import (
+    box_sums,
+    emit,
+    prepare,
+    setting,
+    stack_features,
+    texture_dims,
+)
+from radiopredict.features.registry import FeatureDef, register
+
+__all__ = ["compute", "ngtdm_features", "FEATURES", "COARSENESS_MAX"]
+
+FAMILY = "ngtdm"
+
+#: Coarseness reported when :math:`\sum_i p_i s_i = 0` (no grey-tone difference at all).
+COARSENESS_MAX = 1.0e6
+
+_DEFS = [
+    ("ngt_coarseness", "QCDE", "Coarseness", r"F = \frac{1}{\sum_i p_i s_i}", "Granularity of the texture (10^6 when there is no grey-tone difference)."),
+    ("ngt_contrast", "65HE", "Contrast", r"F = \left(\frac{1}{N_{g,p}(N_{g,p}-1)}\sum_{i,j} p_i p_j (i-j)^2\right)\left(\frac{1}{N_{v,c}}\sum_i s_i\right)", "Grey-level dynamic range times local variation (0 with one grey level)."),
+    ("ngt_busyness", "NQ30", "Busyness", r"F = \frac{\sum_i p_i s_i}{\sum_{i,j} |i\,p_i - j\,p_j|}", "Rapid changes of grey level between neighbours (0 with one grey level)."),
+    ("ngt_complexity", "HDEZ", "Complexity", r"F = \frac{1}{N_{v,c}}\sum_{i,j} |i-j| \frac{p_i s_i + p_j s_j}{p_i + p_j}", "Non-uniformity and rapid grey-level changes."),
+    ("ngt_strength", "1X9X", "Strength", r"F = \frac{\sum_{i,j} (p_i + p_j)(i-j)^2}{\sum_i s_i}", "Distinct, large primitives (0 when there is no grey-tone difference)."),
+]  # fmt: skip
+
+FEATURES = [
+    FeatureDef(stem=s, ibsi_code=c, family=FAMILY, name=n, formula=f, description=d)
+    for s, c, n, f, d in _DEFS
+]
+register(*FEATURES)
+
+
+def ngtdm_features(m: np.ndarray, *, levels: np.ndarray) -> dict[str, np.ndarray]:
+    """Features of a stack ``(K, 2, n)`` of ``(s_i, n_i)`` rows, vectorised over K."""
+    s = m[:, 0, :]
+    cnt = m[:, 1, :]
+    nvc = cnt.sum(axis=1)
+    p = cnt / nvc[:, None]
+    present = p > 0
+    ngp = present.sum(axis=1)
+    ps = (p * s).sum(axis=1)
+    s_tot = s.sum(axis=1)
+    i = levels[None, :, None]
+    j = levels[None, None, :]
+    pi = p[:, :, None]
+    pj = p[:, None, :]
+    both = present[:, :, None] & present[:, None, :]
+    d2 = (i - j) ** 2
+    out: dict[str, np.ndarray] = {}
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["ngt_coarseness"] = np.where(ps > 0, 1.0 / np.where(ps > 0, ps, 1.0), COARSENESS_MAX)
+        pair = (pi * pj * d2).sum(axis=(1, 2))
+        denom = ngp * (ngp - 1.0)
+        out["ngt_contrast"] = np.where(
+            denom > 0, pair / np.where(denom > 0, denom, 1.0) * s_tot / nvc, 0.0
+        )
+        ip = levels[None, :] * p
+        bdenom = (np.abs(ip[:, :, None] - ip[:, None, :]) * both).sum(axis=(1, 2))
+        out["ngt_busyness"] = np.where(bdenom > 0, ps / np.where(bdenom > 0, bdenom, 1.0), 0.0)
+        psi = (p * s)[:, :, None]
+        psj = (p * s)[:, None, :]
+        frac = np.where(both, (psi + psj) / np.where(both, pi + pj, 1.0), 0.0)
+        out["ngt_complexity"] = (np.abs(i - j) * frac).sum(axis=(1, 2)) / nvc
+        strength_num = ((pi + pj) * d2 * both).sum(axis=(1, 2))
+        out["ngt_strength"] = np.where(
+            s_tot > 0, strength_num / np.where(s_tot > 0, s_tot, 1.0), 0.0
+        )
+    return out
+
+
+def _matrices(codes, values, sums, counts, group, n_groups, n):
+    """(n_groups, 2, n) rows of (s_i, n_i) from neighbourhood sums and counts."""
+    keep = (codes > 0) & (counts > 0)
+    c = codes[keep].astype(np.int64) - 1
+    g = group[keep] if group is not None else np.zeros(c.size, dtype=np.int64)
+    diff = np.abs(values[keep] - sums[keep] / counts[keep])
+    key = g * n + c
+    s = np.bincount(key, weights=diff, minlength=n_groups * n).reshape(n_groups, n)
+    k = np.bincount(key, minlength=n_groups * n).reshape(n_groups, n).astype(np.float64)
+    return np.stack([s, k], axis=1)
+
+
+def compute(
+    q: np.ndarray,
+    roi: np.ndarray,
+    n_levels: int,
+    *,
+    spacing: tuple[float, float, float],
+    settings=None,
+    morph_roi: np.ndarray | None = None,
+) -> dict[str, float]:
+    """NGTDM features of a discretised ROI, keyed by IBSI tag (``ngt_coarseness_3D``...).
+
+    Parameters are those of :func:`radiopredict.features.families.glcm.compute`; reads
+    ``settings.texture_dims`` and ``settings.ngtdm_distance`` (default 1).
+
+    Raises
+    ------
+    FeatureComputationError
+        Bad inputs, or no ROI voxel with a neighbour in an aggregation.
+    """
+    dims = texture_dims(settings)
+    dist = int(setting(settings, "ngtdm_distance", 1))
+    t = prepare(q, roi, n_levels, family="NGTDM", pad=dist)
+    n = len(t.levels)
+    values = t.values
+    codes = t.codes
+    inside = (codes > 0).astype(np.int64)
+    vsum2, vsum3 = box_sums(np.rint(values).astype(np.int64), dist)
+    csum2, csum3 = box_sums(inside, dist)
+    groups: dict[str, np.ndarray] = {}
+    if "2D" in dims or "2_5D" in dims:
+        nz = codes.shape[0]
+        zidx = np.broadcast_to(np.arange(nz)[:, None, None], codes.shape)
+        m2 = _matrices(codes, values, vsum2 - values, csum2 - inside, zidx, nz, n)
+        if "2D" in dims:
+            groups["2D"] = m2
+        if "2_5D" in dims:
+            groups["2_5D"] = m2.sum(axis=0, keepdims=True)
+    if "3D" in dims:
+        groups["3D"] = _matrices(codes, values, vsum3 - values, csum3 - inside, None, 1, n)
+    return emit(stack_features(groups, ngtdm_features, family="NGTDM", levels=t.levels))
