@@ -100,6 +100,19 @@ def test_rtstruct_on_a_wrong_image_is_a_geometry_error(phantom):
         read_mask(phantom["rtstruct"], reference=elsewhere, label="GTV-1")
 
 
+def test_rtstruct_contours_between_slices(phantom, ct, gtv):
+    shifted = sitk.Image(ct)
+    shifted.SetOrigin((*ct.GetOrigin()[:2], ct.GetOrigin()[2] + 1.2))  # 0.4 slice off
+    with pytest.raises(GeometryMismatchError, match="between two slices") as info:
+        read_mask(phantom["rtstruct"], reference=shifted, label="GTV-1")
+    assert "on_mismatch='resample'" in str(info.value)
+    nearest = read_mask(
+        phantom["rtstruct"], reference=shifted, label="GTV-1", on_mismatch="resample"
+    )
+    # each contour goes to its nearest slice, which is the slice it was on: same voxels
+    np.testing.assert_array_equal(sitk.GetArrayFromImage(nearest), sitk.GetArrayFromImage(gtv))
+
+
 def test_dicom_objects_are_not_images(phantom):
     with pytest.raises(ImageReadError, match="read_mask"):
         read_image(phantom["rtstruct"])

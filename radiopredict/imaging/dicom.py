@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,6 +41,17 @@ __all__ = [
 
 # Modalities that are not images: never read as an image series.
 _NON_IMAGE_MODALITIES = {"RTSTRUCT", "SEG", "RTPLAN", "RTDOSE", "RTRECORD", "SR", "PR", "KO", "REG"}
+
+
+@contextmanager
+def _quiet_itk():
+    """Silence ITK's stderr warnings (no series found, uneven slices): we report these ourselves."""
+    previous = sitk.ProcessObject.GetGlobalWarningDisplay()
+    sitk.ProcessObject.SetGlobalWarningDisplay(False)
+    try:
+        yield
+    finally:
+        sitk.ProcessObject.SetGlobalWarningDisplay(previous)
 
 
 def is_dicom_file(path: Path) -> bool:
@@ -92,7 +104,9 @@ def list_series(folder: Path) -> list[SeriesInfo]:
 
     reader = sitk.ImageSeriesReader()
     out = []
-    for uid in reader.GetGDCMSeriesIDs(str(folder)):
+    with _quiet_itk():
+        uids = reader.GetGDCMSeriesIDs(str(folder))
+    for uid in uids:
         files = tuple(reader.GetGDCMSeriesFileNames(str(folder), uid))
         if not files:
             continue
@@ -165,8 +179,10 @@ def read_dicom_series(folder: Path, series_uid: str | None = None) -> sitk.Image
         chosen = match[0]
     reader = sitk.ImageSeriesReader()
     reader.SetFileNames(list(chosen.files))
+    reader.MetaDataDictionaryArrayUpdateOn()
     try:
-        image = reader.Execute()
+        with _quiet_itk():
+            image = reader.Execute()
     except RuntimeError as exc:
         raise ImageReadError(
             f"cannot read DICOM series {chosen.series_uid}: {_first_line(exc)}",
@@ -174,23 +190,26 @@ def read_dicom_series(folder: Path, series_uid: str | None = None) -> sitk.Image
             fix="check that the slices are complete, uncompressed or in a transfer syntax "
             "GDCM supports, and of one size",
         ) from exc
-    _check_slice_spacing(chosen, image, folder)
+    _check_slice_spacing(chosen, image, folder, reader)
     return image
 
 
-def _check_slice_spacing(info: SeriesInfo, image: sitk.Image, folder: Path) -> None:
+def _check_slice_spacing(
+    info: SeriesInfo, image: sitk.Image, folder: Path, reader: sitk.ImageSeriesReader
+) -> None:
     """Raise when slice positions are not evenly spaced (a missing or duplicated slice)."""
-    import pydicom
-
     if len(info.files) < 3 or image.GetDimension() != 3:
         return
     normal = np.asarray(image.GetDirection()).reshape(3, 3)[:, 2]
     pos = []
-    for f in info.files:
-        ds = pydicom.dcmread(f, stop_before_pixels=True, specific_tags=["ImagePositionPatient"])
-        if "ImagePositionPatient" not in ds:
+    for i in range(len(info.files)):
+        if not reader.HasMetaDataKey(i, "0020|0032"):
+            return  # no Image Position (Patient): nothing to check
+        try:
+            xyz = [float(v) for v in reader.GetMetaData(i, "0020|0032").split("\\")]
+        except ValueError:
             return
-        pos.append(float(np.dot(np.asarray(ds.ImagePositionPatient, float), normal)))
+        pos.append(float(np.dot(np.asarray(xyz), normal)))
     gaps = np.diff(np.sort(pos))
     med = float(np.median(gaps))
     bad = np.abs(gaps - med) > 0.01 * max(med, 1e-6) + 1e-3
@@ -257,12 +276,20 @@ def _resolve_name(label: int | str, names: dict[int, str], *, what: str, path: P
     )
 
 
-def read_rtstruct(path: Path, reference: sitk.Image, label: int | str | None) -> sitk.Image:
+def read_rtstruct(
+    path: Path,
+    reference: sitk.Image,
+    label: int | str | None,
+    *,
+    on_mismatch: str = "raise",
+) -> sitk.Image:
     """Rasterise RTSTRUCT ROIs on the grid of ``reference``.
 
     A voxel belongs to an ROI when its centre lies inside a closed planar contour on its slice;
     several contours on one slice combine with the even-odd rule, so an inner contour cuts a
-    hole. Contours are placed on the nearest slice of the reference grid.
+    hole. Each contour must lie on a slice plane of the reference (within 5 % of the slice
+    spacing); otherwise a :class:`~radiopredict.errors.GeometryMismatchError` is raised, or,
+    with ``on_mismatch="resample"``, the contour is drawn on the nearest slice.
 
     Parameters
     ----------
@@ -273,6 +300,8 @@ def read_rtstruct(path: Path, reference: sitk.Image, label: int | str | None) ->
     label
         ROI name or ROI number. ``None``: every ROI, as a label map valued by ROI number
         (they must not overlap).
+    on_mismatch
+        ``"raise"`` or ``"resample"`` (nearest slice) for contours between slice planes.
 
     Returns
     -------
@@ -303,7 +332,13 @@ def read_rtstruct(path: Path, reference: sitk.Image, label: int | str | None) ->
     dtype = np.uint8 if max(numbers) <= 255 else np.uint16
     out = np.zeros(size[::-1], dtype=dtype)
     for number in numbers:
-        roi = _rasterise_roi(contours_of.get(number, []), reference)
+        roi = _rasterise_roi(
+            contours_of.get(number, []),
+            reference,
+            nearest_slice=on_mismatch == "resample",
+            what=f"ROI {number} ({names[number]!r})",
+            path=path,
+        )
         if roi is None:
             raise LabelNotFoundError(
                 f"ROI {number} ({names[number]!r}) has no closed planar contour",
@@ -331,7 +366,9 @@ def read_rtstruct(path: Path, reference: sitk.Image, label: int | str | None) ->
     return mask
 
 
-def _rasterise_roi(contours, reference: sitk.Image) -> np.ndarray | None:
+def _rasterise_roi(
+    contours, reference: sitk.Image, *, nearest_slice: bool, what: str, path: Path
+) -> np.ndarray | None:
     from skimage.draw import polygon2mask
 
     size = reference.GetSize()
@@ -351,12 +388,24 @@ def _rasterise_roi(contours, reference: sitk.Image) -> np.ndarray | None:
         k = np.rint(index[:, 2])
         if np.ptp(k) > 0:
             raise GeometryMismatchError(
-                "an RTSTRUCT contour is not parallel to the slices of the reference image",
+                f"a contour of {what} is not parallel to the slices of the reference image "
+                f"({describe_geometry(reference)})",
+                path=path,
                 fix="pass the image series the structure set was drawn on",
             )
+        if not 0 <= k[0] < size[2]:
+            continue  # a slice the reference image does not cover
+        off = float(np.max(np.abs(index[:, 2] - k)))
+        if off > 0.05 and not nearest_slice:
+            z_mm = float(np.mean(points[:, 2]))
+            raise GeometryMismatchError(
+                f"a contour of {what} (z = {z_mm:.4g} mm) lies {off:.2f} slice between two "
+                f"slices of the reference image ({describe_geometry(reference)})",
+                path=path,
+                fix="pass the image series the structure set was drawn on, or "
+                "on_mismatch='resample' to draw each contour on its nearest slice",
+            )
         k = int(k[0])
-        if not 0 <= k < size[2]:
-            continue
         out[k] ^= polygon2mask((size[1], size[0]), index[:, [1, 0]])
     return out if n_closed else None
 

@@ -244,7 +244,8 @@ def read_mask(
         A label map (NIfTI, NRRD, MHA/MHD), a DICOM-SEG file or an RTSTRUCT file.
     reference
         The image the mask belongs to. Required for RTSTRUCT (the contours are rasterised on its
-        grid); for other masks the geometry is checked against it. A DICOM-SEG that stores only
+        grid and must lie on its slice planes); for other masks the geometry is checked
+        against it. A DICOM-SEG that stores only
         some slices of the series is pasted onto the reference grid.
     label
         Label number or name (label-map sidecar name, DICOM-SEG segment label, RTSTRUCT ROI
@@ -253,7 +254,8 @@ def read_mask(
     on_mismatch
         What to do when the mask's grid differs from the reference's: ``"raise"`` a
         :class:`~radiopredict.errors.GeometryMismatchError` that prints both grids, or
-        ``"resample"`` the mask onto the reference (nearest neighbour).
+        ``"resample"`` the mask onto the reference (nearest neighbour; for RTSTRUCT, contours
+        between slice planes go to the nearest slice).
     tolerance
         Grid tolerance, see :func:`~radiopredict.imaging.geometry_differences`.
 
@@ -294,7 +296,7 @@ def read_mask(
                 path=path,
                 fix="pass reference=read_image('<DICOM series folder>')",
             )
-        return dicom.read_rtstruct(path, reference, label)
+        return dicom.read_rtstruct(path, reference, label, on_mismatch=on_mismatch)
     if modality == "SEG":
         mask = dicom.read_dicom_seg(path, label)
         # highdicom orders the volume's axes its own way: give the mask the axis order of the
