@@ -207,6 +207,9 @@ def _wide(df: pd.DataFrame | None, group: str) -> pd.DataFrame | None:
             )
         df[keys] = df[keys].astype(str)
         wide = df.pivot(index=_ID, columns=keys, values=value_cols)
+        # order: key combinations as they first appear, then features in table order
+        combos = list(df[keys].drop_duplicates().itertuples(index=False, name=None))
+        wide = wide[[(f, *combo) for combo in combos for f in value_cols]]
         # wide.columns levels: (feature, key1, key2, ...)
         names = [prefix + _SEP.join([*tup[1:], str(tup[0])]) for tup in wide.columns]
         wide.columns = names
@@ -408,9 +411,10 @@ def _check_finite(df: pd.DataFrame, cols: Sequence[str], owner: str) -> None:
 class _FrameTransformer:
     """Mixin: validate ``X`` into a DataFrame with stable column names and wrap the output.
 
-    Inputs may be DataFrames (any dtypes, names kept) or arrays (named ``x0, x1, ...``). The
-    output follows scikit-learn: a numpy array by default, a DataFrame (dtypes kept) after
-    ``set_output(transform="pandas")``.
+    Inputs may be DataFrames (any dtypes, names kept) or arrays (named ``x0, x1, ...``). A
+    DataFrame input gives a DataFrame output (same index, dtypes kept), so column names and
+    groups flow through a Pipeline without configuration; an array input gives an array, or a
+    DataFrame after ``set_output(transform="pandas")``.
     """
 
     _numpy_dtype: object = "numeric"
@@ -444,8 +448,9 @@ class _FrameTransformer:
         )
         return pd.DataFrame(arr, columns=names)
 
-    def _output(self, df: pd.DataFrame):
-        if _output_is_pandas(self):
+    def _output(self, df: pd.DataFrame, X):
+        """DataFrame in (or ``set_output(transform="pandas")``) -> DataFrame out, else ndarray."""
+        if isinstance(X, pd.DataFrame) or _output_is_pandas(self):
             return df
         return df.to_numpy()
 

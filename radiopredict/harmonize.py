@@ -414,7 +414,7 @@ class ComBat(_FrameTransformer, TransformerMixin, BaseEstimator):
         out[cols] = adj * sd + self.grand_mean_ + mod_mean
         if self.drop_batch:
             out = out.drop(columns=[self.batch_col])
-        return self._output(out)
+        return self._output(out, X)
 
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
         """Input column names, without ``batch_col`` when ``drop_batch``."""
