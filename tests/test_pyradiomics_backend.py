@@ -1,0 +1,188 @@
+"""pyradiomics backend: same names and numbers as ``RadiomicsFeatureExtractor.execute``.
+
+The fast tests use brain2 and breast1 (small); the five-case parity and the baseline CSVs are
+``slow``.
+"""
+
+from __future__ import annotations
+
+import ast
+import csv
+
+import numpy as np
+import pytest
+
+pytest.importorskip("radiomics")
+sitk = pytest.importorskip("SimpleITK")
+
+from radiomics.featureextractor import RadiomicsFeatureExtractor  # noqa: E402
+
+from radiopredict.errors import ConfigError  # noqa: E402
+from radiopredict.features.engines import PyradiomicsBackend  # noqa: E402
+from radiopredict.features.engines.pyradiomics import PyradiomicsEngine, crop_region  # noqa: E402
+
+CASES = ["brain1", "brain2", "breast1", "lung1", "lung2"]
+FILTERED = {
+    "imageType": {"Original": {}, "LoG": {"sigma": [1.0, 2.0, 3.0]}, "Wavelet": {}},
+    "featureClass": {
+        "shape": None,
+        "firstorder": None,
+        "glcm": None,
+        "glrlm": None,
+        "glszm": None,
+        "gldm": None,
+        "ngtdm": None,
+    },
+    "setting": {"binWidth": 25, "label": 1},
+}
+SMALL = {
+    "imageType": {"Original": {}, "LoG": {"sigma": [1.0, 3.0]}, "Wavelet": {}},
+    "featureClass": {"shape": None, "firstorder": None, "glcm": None},
+    "setting": {"binWidth": 25},
+}
+
+
+def _paths(shared_data, case):
+    root = shared_data / "pyradiomics-cases"
+    return str(root / f"{case}_image.nrrd"), str(root / f"{case}_label.nrrd")
+
+
+def _max_rel_diff(ours, ref) -> float:
+    assert list(ours) == list(ref), "feature names or order differ"
+    worst = 0.0
+    for key, value in ref.items():
+        if key.startswith("diagnostics_"):
+            assert str(ours[key]) == str(value), key
+            continue
+        a, b = float(ours[key]), float(value)
+        if a != b:
+            worst = max(worst, abs(a - b) / max(abs(b), 1e-300))
+    return worst
+
+
+def _multilabel(shared_data, case="brain2"):
+    """The real tumour (1) plus a box in the middle (2) and a box at the image border (3)."""
+    image, label = _paths(shared_data, case)
+    mask = sitk.ReadImage(label)
+    arr = sitk.GetArrayFromImage(mask).astype(np.uint8)
+    arr[8:14, 100:115, 60:80] = np.where(
+        arr[8:14, 100:115, 60:80] == 0, 2, arr[8:14, 100:115, 60:80]
+    )
+    arr[0:4, 0:12, 240:256] = 3
+    out = sitk.GetImageFromArray(arr)
+    out.CopyInformation(mask)
+    return image, out
+
+
+def test_multilabel_filter_once_equals_full_image_execute(shared_data):
+    image, mask = _multilabel(shared_data)
+    ours = PyradiomicsEngine(SMALL).execute(image, [(mask, 1), (mask, 2), (mask, 3)])
+    reference = RadiomicsFeatureExtractor(SMALL)
+    for label, result in zip((1, 2, 3), ours):
+        assert not isinstance(result, Exception), result
+        ref = reference.execute(image, mask, label=label)
+        assert _max_rel_diff(result, ref) < 1e-6, label
+
+
+def test_single_case_identical_to_execute(shared_data):
+    image, label = _paths(shared_data, "breast1")
+    ours = PyradiomicsEngine(FILTERED).execute(image, [(label, 1)])[0]
+    ref = RadiomicsFeatureExtractor(FILTERED).execute(image, label)
+    assert _max_rel_diff(ours, ref) == 0.0
+
+
+def test_yaml_file_used_unchanged(shared_data, tmp_path):
+    params = tmp_path / "params.yaml"
+    params.write_text(
+        "imageType:\n  Original: {}\n  LoG:\n    sigma: [2.0]\n"
+        "featureClass:\n  firstorder:\n  glszm:\nsetting:\n  binWidth: 10\n"
+    )
+    image, label = _paths(shared_data, "breast1")
+    ours = PyradiomicsEngine(params).execute(image, [(label, 1)])[0]
+    ref = RadiomicsFeatureExtractor(str(params)).execute(image, label)
+    assert _max_rel_diff(ours, ref) == 0.0
+    assert "log-sigma-2-0-mm-3D_glszm_ZoneEntropy" in ours
+
+
+def test_resampling_settings_fall_back_to_execute(shared_data):
+    params = {
+        "setting": {"resampledPixelSpacing": [2, 2, 2], "interpolator": "sitkBSpline"},
+        "imageType": {"Original": {}, "LoG": {"sigma": [2.0]}},
+        "featureClass": {"firstorder": None},
+    }
+    image, label = _paths(shared_data, "breast1")
+    ours = PyradiomicsEngine(params).execute(image, [(label, 1)])[0]
+    assert _max_rel_diff(ours, RadiomicsFeatureExtractor(params).execute(image, label)) == 0.0
+
+
+def test_bad_label_recorded_others_finish(shared_data):
+    image, label = _paths(shared_data, "breast1")
+    out = PyradiomicsEngine(SMALL).execute(image, [(label, 7), (label, 1)])
+    assert isinstance(out[0], ValueError) and "Label (7) not present" in str(out[0])
+    assert isinstance(out[1], dict) and "original_firstorder_Mean" in out[1]
+
+
+def test_backend_numeric_features_and_text_label(shared_data):
+    image, label = _paths(shared_data, "breast1")
+    out = PyradiomicsBackend(SMALL).compute(image, [(label, 1), (label, "GTV")])
+    assert all(isinstance(v, float) for v in out[0].values())
+    assert not any(k.startswith("diagnostics_") for k in out[0])
+    assert isinstance(out[1], ConfigError)
+
+
+def test_missing_parameter_file_and_schema_error(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        PyradiomicsEngine(tmp_path / "nope.yaml")
+    with pytest.raises(ConfigError, match="pyradiomics rejected"):
+        PyradiomicsEngine({"setting": {"binWidht": 25}})
+
+
+def test_crop_region_clips_and_keeps_full_axis_for_periodic():
+    box = [np.array([5, 10, 50, 60, 3, 4])]
+    lo, hi = crop_region(box, (100, 100, 8), (3, 3, 3))
+    assert lo.tolist() == [2, 47, 0] and hi.tolist() == [14, 64, 8]
+    lo, hi = crop_region(box, (100, 100, 20), (6, 3, 3), full_axis_at_border=True)
+    assert lo.tolist() == [0, 47, 0] and hi.tolist() == [100, 64, 20]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", CASES)
+def test_five_cases_identical_to_execute(shared_data, case):
+    image, label = _paths(shared_data, case)
+    ours = PyradiomicsEngine(FILTERED).execute(image, [(label, 1)])[0]
+    ref = RadiomicsFeatureExtractor(FILTERED).execute(image, label)
+    assert _max_rel_diff(ours, ref) == 0.0
+
+
+def _baseline_columns(shared_data):
+    root = shared_data / "pyradiomics-cases" / "baseline"
+    for path in sorted(root.glob("baseline_*.csv")):
+        with open(path, newline="") as fh:
+            rows = list(csv.reader(fh))
+        head, table = rows[0], {r[0]: r[1:] for r in rows[1:]}
+        yield path.stem.replace("baseline_", ""), head, table
+
+
+@pytest.mark.slow
+def test_matches_pyradiomics_baseline_csvs(shared_data):
+    n_checked = 0
+    for cls, head, table in _baseline_columns(shared_data):
+        for j, column in enumerate(head[1:]):
+            case = table["diagnostics_Configuration_TestCase"][j]
+            params = {
+                "setting": ast.literal_eval(table["diagnostics_Configuration_Settings"][j]),
+                "imageType": ast.literal_eval(
+                    table["diagnostics_Configuration_EnabledImageTypes"][j]
+                ),
+                "featureClass": {cls: None},
+            }
+            image, label = _paths(shared_data, case)
+            out = PyradiomicsEngine(params).execute(image, [(label, None)])[0]
+            assert not isinstance(out, Exception), (column, out)
+            for key, values in table.items():
+                if key.startswith("diagnostics_") or values[j] == "":
+                    continue
+                ref = float(values[j])
+                assert float(out[key]) == pytest.approx(ref, rel=1e-6, abs=1e-9), (column, key)
+                n_checked += 1
+    assert n_checked > 1000
