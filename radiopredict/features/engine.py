@@ -42,7 +42,7 @@ def as_arrays(
         sitk = None
     if sitk is not None and isinstance(image, sitk.Image):
         img_sp = tuple(float(s) for s in reversed(image.GetSpacing()))
-        arr = sitk.GetArrayFromImage(image)
+        arr = sitk.GetArrayViewFromImage(image)
         if isinstance(mask, sitk.Image):
             problems = []
             if mask.GetSize() != image.GetSize():
@@ -58,7 +58,7 @@ def as_arrays(
                     fix="resample the mask onto the image (radiopredict.read_mask(..., "
                     "reference=image, on_mismatch='resample'))",
                 )
-            marr = sitk.GetArrayFromImage(mask)
+            marr = sitk.GetArrayViewFromImage(mask)
         else:
             marr = np.asarray(mask)
         sp = img_sp
@@ -90,13 +90,16 @@ def as_arrays(
         )
     if not all(math.isfinite(s) and s > 0 for s in sp):
         raise ConfigError(f"spacing must be positive, got {sp}", patient=patient, fix="fix it")
-    if not np.issubdtype(arr.dtype, np.number) or not np.all(np.isfinite(arr[marr != 0])):
+    marr = marr != 0
+    if not np.issubdtype(arr.dtype, np.number) or (
+        np.issubdtype(arr.dtype, np.inexact) and not np.all(np.isfinite(arr[marr]))
+    ):
         raise ConfigError(
             "image has non-finite values inside the mask",
             patient=patient,
             fix="replace NaN/inf voxels before feature extraction",
         )
-    return arr, marr != 0, sp
+    return arr, marr, sp
 
 
 def compute_features(

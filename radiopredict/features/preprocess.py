@@ -123,13 +123,13 @@ def interpolate(
         full interpolated image would have.
     """
     new_sp = _target_spacing(spacing, settings)
-    nz = np.nonzero(mask)
+    bb = _bbox(mask)
     axes_pos = []
     full_shape = []
     for ax in range(3):
         pos = ibsi_grid(image.shape[ax], spacing[ax], new_sp[ax])
         full_shape.append(pos.size)
-        lo, hi = nz[ax].min(), nz[ax].max()
+        lo, hi = bb[ax]
         m = margin_mm / spacing[ax] + 2.0
         keep = (pos >= lo - m) & (pos <= hi + m) if crop else np.ones(pos.size, bool)
         axes_pos.append(pos[keep])
@@ -257,8 +257,14 @@ def discretise(
 
 
 def _bbox(mask: np.ndarray) -> list[tuple[int, int]]:
-    nz = np.nonzero(mask)
-    return [(int(a.min()), int(a.max())) for a in nz]
+    """Inclusive ``(first, last)`` index of the mask along each axis (two passes, no nonzero)."""
+    proj_yx = mask.any(axis=0)
+    along = [mask.any(axis=(1, 2)), proj_yx.any(axis=1), proj_yx.any(axis=0)]
+    out = []
+    for a in along:
+        idx = np.flatnonzero(a)
+        out.append((int(idx[0]), int(idx[-1])))
+    return out
 
 
 def _mask_diag(prefix: str, image, mask, stage: str, shape) -> dict[str, float]:

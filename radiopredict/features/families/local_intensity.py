@@ -82,7 +82,12 @@ def compute(image: np.ndarray, roi: np.ndarray, spacing: tuple[float, float, flo
     # subtract an offset so the FFT works on small numbers, add it back afterwards
     off = float(img[sub].mean())
     sums = _convolve_same(img - off, kernel)
-    counts = _convolve_same(np.ones_like(img), kernel)
+    clipped = any(
+        a.min() - h < 0 or a.max() + h + 1 > n
+        for a, h, n in zip(nz, half, image.shape, strict=True)
+    )
+    # away from the image border every sphere holds the whole kernel
+    counts = _convolve_same(np.ones_like(img), kernel) if clipped else float(kernel.sum())
     local = sums / np.rint(counts) + off
     vals = img[sub]
     loc = local[sub]

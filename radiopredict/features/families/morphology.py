@@ -13,6 +13,8 @@ autocorrelations, computed exactly with FFTs.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from scipy import fft as sfft
 from scipy import special
@@ -174,6 +176,16 @@ def _ellipsoid_area(a: float, b: float, c: float) -> float:
     return float(4.0 * np.pi * a * b * terms.sum())
 
 
+@functools.lru_cache(maxsize=32)
+def _weights_fft(fshape: tuple[int, ...], spacing: tuple[float, ...]) -> np.ndarray:
+    """Real FFT of the inverse-distance weights on the wrapped offset grid (0 at offset 0)."""
+    offs = [np.fft.fftfreq(L, 1.0 / L) * s for L, s in zip(fshape, spacing, strict=True)]
+    dist2 = offs[0][:, None, None] ** 2 + offs[1][None, :, None] ** 2 + offs[2][None, None, :] ** 2
+    w = np.zeros(fshape)
+    np.divide(1.0, np.sqrt(dist2), out=w, where=dist2 > 0)
+    return sfft.rfftn(w, fshape).real
+
+
 def moran_geary(values_img: np.ndarray, roi: np.ndarray, spacing) -> tuple[float, float]:
     """Exact Moran's I and Geary's C with inverse-distance weights, via FFT autocorrelation.
 
@@ -188,27 +200,30 @@ def moran_geary(values_img: np.ndarray, roi: np.ndarray, spacing) -> tuple[float
     mu = x[m > 0].mean()
     d = (x - mu) * m
     d2 = d * d
-    shape = [2 * s - 1 for s in m.shape]
-    fshape = [sfft.next_fast_len(s, real=True) for s in shape]
+    fshape = [sfft.next_fast_len(2 * s - 1, real=True) for s in m.shape]
+    w_hat = _weights_fft(tuple(fshape), tuple(float(s) for s in spacing))
     fm = sfft.rfftn(m, fshape)
     fd = sfft.rfftn(d, fshape)
     fd2 = sfft.rfftn(d2, fshape)
-    # corr(a, b)(o) = sum_k a_k b_{k+o}  <->  conj(A) * B
-    c_mm = sfft.irfftn(np.conj(fm) * fm, fshape)
-    c_dd = sfft.irfftn(np.conj(fd) * fd, fshape)
-    c_md2 = sfft.irfftn(np.conj(fm) * fd2, fshape)
-    # offsets in FFT (wrapped) order
-    offs = [np.fft.fftfreq(L, 1.0 / L) * s for L, s in zip(fshape, spacing, strict=True)]
-    gz, gy, gx = np.meshgrid(*offs, indexing="ij")
-    dist = np.sqrt(gz**2 + gy**2 + gx**2)
-    w = np.zeros_like(dist)
-    np.divide(1.0, dist, out=w, where=dist > 0)
-    sum_w = float(np.sum(w * c_mm))
+    # sum_o w(o) corr(a, b)(o) = (1/L) sum_f conj(W(f)) conj(A(f)) B(f)  (Parseval); w is even so
+    # W is real. rfftn keeps half of the last axis: count the mirrored frequencies twice.
+    last = fshape[-1]
+    mult = np.full(fm.shape[-1], 2.0)
+    mult[0] = 1.0
+    if last % 2 == 0:
+        mult[-1] = 1.0
+    scale = w_hat * mult / float(np.prod(fshape))
+
+    def wsum(a_hat, b_hat) -> float:
+        return float(np.sum(scale * (a_hat.real * b_hat.real + a_hat.imag * b_hat.imag)))
+
+    sum_w = wsum(fm, fm)
     ss = float(d2.sum())
     if ss <= 0 or n < 2:
         return float("nan"), float("nan")
-    moran = n / sum_w * float(np.sum(w * c_dd)) / ss
-    geary_num = 2.0 * float(np.sum(w * (c_md2 - c_dd)))
+    s_dd = wsum(fd, fd)
+    moran = n / sum_w * s_dd / ss
+    geary_num = 2.0 * (wsum(fm, fd2) - s_dd)
     geary = (n - 1) * geary_num / (2.0 * sum_w * ss)
     return moran, geary
 
