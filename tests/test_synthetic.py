@@ -413,8 +413,6 @@ def test_cox_recovers_every_sign_and_interaction_n300(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         full = CoxPHFitter().fit(d, "time", "event")
-        reduced = CoxPHFitter().fit(
-            d.drop(columns="treatment_x_z_heterogeneity"), "time", "event"
-        )
+        reduced = CoxPHFitter().fit(d.drop(columns="treatment_x_z_heterogeneity"), "time", "event")
     lr = 2 * (full.log_likelihood_ - reduced.log_likelihood_)
     assert chi2.sf(lr, 1) < 0.05
