@@ -227,6 +227,12 @@ def test_probability_map_is_not_a_label_map(tmp_path):
         read_mask(tmp_path / "p.nii.gz")
 
 
+def test_probability_map_cannot_be_written_as_mask(tmp_path):
+    prob = sitk.Cast(_label_map(_image()), sitk.sitkFloat32) * 0.3
+    with pytest.raises(ConfigError, match="non-integer"):
+        write_mask(prob, tmp_path / "p.nii.gz")
+
+
 def test_vector_image_is_refused(tmp_path):
     rgb = sitk.Image([8, 8, 4], sitk.sitkVectorUInt8, 3)
     sitk.WriteImage(rgb, str(tmp_path / "rgb.mha"))

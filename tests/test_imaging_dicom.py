@@ -12,6 +12,7 @@ import SimpleITK as sitk
 
 from radiopredict.errors import (
     ConfigError,
+    EmptyMaskError,
     GeometryMismatchError,
     ImageReadError,
     InputFileNotFoundError,
@@ -280,3 +281,43 @@ def test_folder_without_dicom_series(tmp_path):
     (tmp_path / "notes.txt").write_text("no images here")
     with pytest.raises(ImageReadError, match="no DICOM image series"):
         read_image(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def edited_rtstruct(phantom, tmp_path_factory):
+    """The phantom RTSTRUCT plus ROIs 'tiny' (sub-voxel), 'empty' (no contour), 'copy' (= GTV)."""
+    import copy
+
+    ds = pydicom.dcmread(phantom["rtstruct"])
+    gtv_roi = ds.StructureSetROISequence[0]
+    gtv_contours = ds.ROIContourSequence[0]
+    z = float(gtv_contours.ContourSequence[0].ContourData[2])
+    for number, name in [(2, "tiny"), (3, "empty"), (4, "copy")]:
+        roi = copy.deepcopy(gtv_roi)
+        roi.ROINumber, roi.ROIName = number, name
+        ds.StructureSetROISequence.append(roi)
+        item = copy.deepcopy(gtv_contours)
+        item.ReferencedROINumber = number
+        if name == "tiny":  # a 0.1 mm triangle between voxel centres
+            x0, y0 = 0.05, 0.05
+            item.ContourSequence = [item.ContourSequence[0]]
+            item.ContourSequence[0].ContourData = [x0, y0, z, x0 + 0.1, y0, z, x0, y0 + 0.1, z]
+            item.ContourSequence[0].NumberOfContourPoints = 3
+        elif name == "empty":
+            del item.ContourSequence
+        ds.ROIContourSequence.append(item)
+    path = tmp_path_factory.mktemp("rtstruct") / "edited.dcm"
+    ds.save_as(path)
+    return path
+
+
+def test_rtstruct_roi_edge_cases(edited_rtstruct, ct, gtv):
+    assert mask_labels(edited_rtstruct) == {1: "GTV-1", 2: "tiny", 3: "empty", 4: "copy"}
+    copy_mask = read_mask(edited_rtstruct, reference=ct, label="copy")
+    np.testing.assert_array_equal(sitk.GetArrayFromImage(copy_mask), sitk.GetArrayFromImage(gtv))
+    with pytest.raises(EmptyMaskError, match="no voxel centre"):
+        read_mask(edited_rtstruct, reference=ct, label="tiny")
+    with pytest.raises(LabelNotFoundError, match="no closed planar contour"):
+        read_mask(edited_rtstruct, reference=ct, label="empty")
+    with pytest.raises(ConfigError, match="overlap"):
+        read_mask(edited_rtstruct, reference=ct)

@@ -298,8 +298,8 @@ def read_rtstruct(
     reference
         The image the structure set refers to (its DICOM series).
     label
-        ROI name or ROI number. ``None``: every ROI, as a label map valued by ROI number
-        (they must not overlap).
+        ROI name or ROI number. ``None``: every ROI that covers voxels, as a label map valued by
+        ROI number (they must not overlap).
     on_mismatch
         ``"raise"`` or ``"resample"`` (nearest slice) for contours between slice planes.
 
@@ -332,19 +332,28 @@ def read_rtstruct(
     dtype = np.uint8 if max(numbers) <= 255 else np.uint16
     out = np.zeros(size[::-1], dtype=dtype)
     for number in numbers:
-        roi = _rasterise_roi(
+        roi, n_on_image = _rasterise_roi(
             contours_of.get(number, []),
             reference,
             nearest_slice=on_mismatch == "resample",
             what=f"ROI {number} ({names[number]!r})",
             path=path,
         )
+        if label is None and (roi is None or not roi.any()):
+            continue  # a label map of all ROIs holds those that have voxels
         if roi is None:
             raise LabelNotFoundError(
                 f"ROI {number} ({names[number]!r}) has no closed planar contour",
                 path=path,
                 fix="choose an ROI that has contours; available: "
                 + ", ".join(f"{n} ({v!r})" for n, v in sorted(names.items())),
+            )
+        if n_on_image and not roi.any():
+            raise EmptyMaskError(
+                f"ROI {number} ({names[number]!r}) contains no voxel centre of the reference "
+                "image (its contours are smaller than a voxel)",
+                path=path,
+                fix="check the contours, or use a finer reference image",
             )
         if not roi.any():
             raise GeometryMismatchError(
@@ -361,6 +370,13 @@ def read_rtstruct(
                 fix="read one ROI at a time with label='<ROI name>'",
             )
         out[roi] = number if label is None else 1
+    if label is None and not out.any():
+        raise EmptyMaskError(
+            "no ROI of the RTSTRUCT covers a voxel of the reference image "
+            f"({describe_geometry(reference)})",
+            path=path,
+            fix="pass the image series the RTSTRUCT refers to (its Referenced Series UID)",
+        )
     mask = sitk.GetImageFromArray(out)
     mask.CopyInformation(reference)
     return mask
@@ -368,7 +384,8 @@ def read_rtstruct(
 
 def _rasterise_roi(
     contours, reference: sitk.Image, *, nearest_slice: bool, what: str, path: Path
-) -> np.ndarray | None:
+) -> tuple[np.ndarray | None, int]:
+    """Boolean mask of one ROI and the number of its contours on the reference's slices."""
     from skimage.draw import polygon2mask
 
     size = reference.GetSize()
@@ -376,7 +393,7 @@ def _rasterise_roi(
     to_index = np.linalg.inv(matrix)
     origin = np.asarray(reference.GetOrigin())
     out = np.zeros(size[::-1], dtype=bool)
-    n_closed = 0
+    n_closed = n_on_image = 0
     for contour in contours:
         if str(contour.get("ContourGeometricType", "CLOSED_PLANAR")).upper() != "CLOSED_PLANAR":
             continue
@@ -395,6 +412,7 @@ def _rasterise_roi(
             )
         if not 0 <= k[0] < size[2]:
             continue  # a slice the reference image does not cover
+        n_on_image += 1
         off = float(np.max(np.abs(index[:, 2] - k)))
         if off > 0.05 and not nearest_slice:
             z_mm = float(np.mean(points[:, 2]))
@@ -407,7 +425,7 @@ def _rasterise_roi(
             )
         k = int(k[0])
         out[k] ^= polygon2mask((size[1], size[0]), index[:, [1, 0]])
-    return out if n_closed else None
+    return (out if n_closed else None), n_on_image
 
 
 # ---------------------------------------------------------------------------------- DICOM-SEG

@@ -403,7 +403,10 @@ def write_mask(
     """
     path = Path(path)
     _check_write_path(path)
-    mask = _as_label_map(mask, path)
+    try:
+        mask = _as_label_map(mask, path)
+    except ImageReadError as exc:
+        raise ConfigError(exc.problem, path=path, fix=exc.fix) from None
     if mask.GetPixelID() not in (
         sitk.sitkUInt8,
         sitk.sitkUInt16,
