@@ -1,0 +1,213 @@
+"""Cohort extraction: failures recorded, cache and resume after SIGKILL, joblib and Dask."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+pytest.importorskip("radiomics")
+sitk = pytest.importorskip("SimpleITK")
+
+from radiopredict.cohort import Cohort  # noqa: E402
+from radiopredict.errors import ConfigError, FeatureComputationError  # noqa: E402
+from radiopredict.features.cache import FeatureCache, file_digest  # noqa: E402
+from radiopredict.features.extract import (  # noqa: E402
+    FAILURE_COLUMNS,
+    INDEX_NAMES,
+    ExtractionResult,
+    extract,
+)
+
+PARAMS = {
+    "imageType": {"Original": {}, "LoG": {"sigma": [2.0]}},
+    "featureClass": {"firstorder": None, "glcm": None},
+    "setting": {"binWidth": 25},
+}
+
+
+@pytest.fixture(scope="module")
+def cohort_dir(shared_data, tmp_path_factory):
+    """Six distinct small cases derived from breast1 (intensity offsets), one with 2 labels."""
+    root = tmp_path_factory.mktemp("cohort")
+    src = shared_data / "pyradiomics-cases"
+    image = sitk.ReadImage(str(src / "breast1_image.nrrd"))
+    mask = sitk.ReadImage(str(src / "breast1_label.nrrd"))
+    rows = []
+    for i in range(6):
+        img = sitk.Cast(image, sitk.sitkInt16) + (7 * i)
+        sitk.WriteImage(img, str(root / f"p{i}.nrrd"))
+        rows.append({"patient_id": f"p{i}", "image": f"p{i}.nrrd", "mask": "mask.nrrd", "label": 1})
+    arr = sitk.GetArrayFromImage(mask).astype(np.uint8)
+    arr[2:6, 10:20, 5:15] = np.where(arr[2:6, 10:20, 5:15] == 0, 2, arr[2:6, 10:20, 5:15])
+    two = sitk.GetImageFromArray(arr)
+    two.CopyInformation(mask)
+    sitk.WriteImage(mask, str(root / "mask.nrrd"))
+    sitk.WriteImage(two, str(root / "mask2.nrrd"))
+    rows.append({"patient_id": "p0", "image": "p0.nrrd", "mask": "mask2.nrrd", "label": 2})
+    pd.DataFrame(rows).to_csv(root / "manifest.csv", index=False)
+    return root
+
+
+def _cohort(cohort_dir, extra_rows=()):
+    df = pd.read_csv(cohort_dir / "manifest.csv")
+    if extra_rows:
+        df = pd.concat([df, pd.DataFrame(list(extra_rows))], ignore_index=True)
+    return Cohort.from_dataframe(df, root=cohort_dir)
+
+
+@pytest.fixture(scope="module")
+def serial(cohort_dir):
+    return extract(_cohort(cohort_dir), PARAMS, engine="pyradiomics", progress=False)
+
+
+def test_table_shape_index_and_provenance(serial, cohort_dir):
+    feats = serial.features
+    assert list(feats.index.names) == INDEX_NAMES
+    assert len(feats) == 7 and serial.failures.empty
+    assert ("p0", "default", "baseline", "2") in feats.index
+    assert "log-sigma-2-0-mm-3D_glcm_Contrast" in feats.columns
+    assert feats.notna().all().all()
+    prov = serial.provenance
+    assert prov["engine"] == "pyradiomics" and prov["versions"]["pyradiomics-bhklab"]
+    assert prov["config"]["imageType"]["LoG"] == {"sigma": [2.0]}
+    key = "p3|default|baseline|1"
+    assert prov["inputs"][key]["image_sha256"] == file_digest(cohort_dir / "p3.nrrd")
+    # the intensity offset changes first-order means by exactly 7 * i
+    means = feats["original_firstorder_Mean"].droplevel([1, 2, 3])
+    assert means["p3"] - means["p1"] == pytest.approx(14.0, rel=1e-12)
+
+
+def test_parquet_round_trip_keeps_failures_and_provenance(cohort_dir, tmp_path):
+    bad = {"patient_id": "bad", "image": "missing.nrrd", "mask": "mask.nrrd", "label": 1}
+    res = extract(_cohort(cohort_dir, [bad]), PARAMS, engine="pyradiomics", progress=False)
+    path = res.to_parquet(tmp_path / "f.parquet")
+    back = ExtractionResult.read_parquet(path)
+    pd.testing.assert_frame_equal(back.features, res.features)
+    pd.testing.assert_frame_equal(back.failures, res.failures)
+    assert back.provenance == res.provenance
+
+
+def test_failures_recorded_good_cases_finish(cohort_dir):
+    rows = [
+        {"patient_id": "nofile", "image": "missing.nrrd", "mask": "mask.nrrd", "label": 1},
+        {"patient_id": "nolabel", "image": "p1.nrrd", "mask": "mask.nrrd", "label": 5},
+        {"patient_id": "textlabel", "image": "p2.nrrd", "mask": "mask.nrrd", "label": "GTV"},
+    ]
+    res = extract(_cohort(cohort_dir, rows), PARAMS, engine="pyradiomics", progress=False)
+    assert len(res.features) == 7
+    fails = res.failures.set_index("patient_id")
+    assert list(res.failures.columns) == FAILURE_COLUMNS
+    assert fails.loc["nofile", "stage"] == "read" and "missing.nrrd" in fails.loc["nofile", "error"]
+    assert "Label (5) not present" in fails.loc["nolabel", "error"]
+    assert "integer label" in fails.loc["textlabel", "error"]
+    assert all(fails["fix"].str.len() > 0)
+
+
+def test_on_error_raise_stops(cohort_dir):
+    rows = [{"patient_id": "nofile", "image": "missing.nrrd", "mask": "mask.nrrd", "label": 1}]
+    with pytest.raises(FeatureComputationError, match="patient nofile"):
+        extract(
+            _cohort(cohort_dir, rows),
+            PARAMS,
+            engine="pyradiomics",
+            on_error="raise",
+            progress=False,
+        )
+
+
+def test_bad_arguments(cohort_dir):
+    cohort = _cohort(cohort_dir)
+    with pytest.raises(ConfigError, match="on_error"):
+        extract(cohort, PARAMS, engine="pyradiomics", on_error="ignore")
+    with pytest.raises(ConfigError, match="n_jobs"):
+        extract(cohort, PARAMS, engine="pyradiomics", n_jobs=0)
+    with pytest.raises(ConfigError, match="unknown engine"):
+        extract(cohort, PARAMS, engine="mirp")
+    with pytest.raises(ConfigError, match="unknown executor"):
+        extract(cohort, PARAMS, engine="pyradiomics", executor="spark", progress=False)
+
+
+def test_cache_reused_and_settings_change_invalidates(cohort_dir, serial, tmp_path):
+    cache = tmp_path / "cache"
+    first = extract(
+        _cohort(cohort_dir), PARAMS, engine="pyradiomics", cache_dir=cache, progress=False
+    )
+    assert first.provenance["n_from_cache"] == 0 and len(FeatureCache(cache)) == 7
+    again = extract(
+        _cohort(cohort_dir), PARAMS, engine="pyradiomics", cache_dir=cache, progress=False
+    )
+    assert again.provenance["n_from_cache"] == 7
+    pd.testing.assert_frame_equal(again.features, serial.features)
+    changed = {**PARAMS, "setting": {"binWidth": 10}}
+    other = extract(
+        _cohort(cohort_dir), changed, engine="pyradiomics", cache_dir=cache, progress=False
+    )
+    assert other.provenance["n_from_cache"] == 0
+    assert not np.allclose(
+        other.features["original_glcm_Contrast"], serial.features["original_glcm_Contrast"]
+    )
+
+
+def test_resume_after_sigkill_recomputes_only_missing(cohort_dir, serial, tmp_path):
+    cache = tmp_path / "cache"
+    script = textwrap.dedent(
+        f"""
+        import time, pandas as pd
+        from radiopredict.cohort import Cohort
+        from radiopredict.features.extract import extract
+        import radiopredict.features.engines as engines
+        orig = engines.PyradiomicsBackend.compute
+        def slow(self, image, items):
+            time.sleep(1.0)  # leave time to kill the run between cases
+            return orig(self, image, items)
+        engines.PyradiomicsBackend.compute = slow
+        df = pd.read_csv({str(cohort_dir / "manifest.csv")!r})
+        extract(Cohort.from_dataframe(df, root={str(cohort_dir)!r}), {PARAMS!r},
+                engine="pyradiomics", cache_dir={str(cache)!r}, progress=False)
+        """
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script])
+    try:
+        deadline = time.time() + 120
+        while len(FeatureCache(cache)) < 2 and time.time() < deadline and proc.poll() is None:
+            time.sleep(0.05)
+        assert proc.poll() is None, "the run finished before it could be killed"
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    done = len(FeatureCache(cache))
+    assert 2 <= done < 7
+    res = extract(
+        _cohort(cohort_dir), PARAMS, engine="pyradiomics", cache_dir=cache, progress=False
+    )
+    assert res.provenance["n_from_cache"] == done
+    pd.testing.assert_frame_equal(res.features, serial.features)
+
+
+def test_joblib_two_processes_same_table(cohort_dir, serial):
+    res = extract(_cohort(cohort_dir), PARAMS, engine="pyradiomics", n_jobs=2, progress=True)
+    pd.testing.assert_frame_equal(res.features, serial.features)
+
+
+def test_dask_local_cluster_same_table(cohort_dir, serial):
+    distributed = pytest.importorskip("distributed")
+    with (
+        distributed.LocalCluster(
+            n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        res = extract(
+            _cohort(cohort_dir), PARAMS, engine="pyradiomics", executor=client, progress=False
+        )
+    pd.testing.assert_frame_equal(res.features, serial.features)
