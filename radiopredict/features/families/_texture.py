@@ -157,13 +157,16 @@ def prepare(
                 f"image shape {q.shape}",
                 fix="pass the morphological mask on the image grid",
             )
-    if not roi.any():
+    box_mask = roi if morph_roi is None else (roi | morph_roi)
+    box = bounding_box(box_mask)
+    if box is None or not roi[box].any():
         raise FeatureComputationError(
             f"{family}: the ROI is empty, so no texture matrix can be built",
             fix="check the mask label and the resegmentation range",
         )
     n_levels = int(n_levels)
-    inside = q[roi]
+    rb = roi[box]
+    inside = q[box][rb]
     if not np.issubdtype(inside.dtype, np.integer):
         if not np.all(np.isfinite(inside)) or np.any(inside != np.round(inside)):
             raise FeatureComputationError(
@@ -177,11 +180,7 @@ def prepare(
             fix="pass n_levels equal to the number of discretisation bins and grey levels "
             "starting at 1",
         )
-    box_mask = roi if morph_roi is None else (roi | morph_roi)
-    nz = [np.flatnonzero(box_mask.any(axis=ax)) for ax in ((1, 2), (0, 2), (0, 1))]
-    box = tuple(slice(int(a[0]), int(a[-1]) + 1) for a in nz)
     qb = q[box].astype(np.int64, copy=False)
-    rb = roi[box]
     present = np.zeros(n_levels + 1, dtype=bool)
     present[qb[rb]] = True
     levels = np.flatnonzero(present).astype(np.float64)
@@ -195,6 +194,24 @@ def prepare(
         morph = np.zeros(codes.shape, dtype=bool)
         morph[inner] = morph_roi[box]
     return TextureInput(codes=codes, levels=levels, n_levels=n_levels, pad=pad, morph=morph)
+
+
+def bounding_box(mask: np.ndarray) -> tuple[slice, slice, slice] | None:
+    """Smallest box holding every true voxel of a 3-D mask (``None`` when it is empty).
+
+    The z extent is found first so that the y and x scans only read the occupied slab.
+    """
+    zs = np.flatnonzero(mask.any(axis=(1, 2)))
+    if zs.size == 0:
+        return None
+    slab = mask[zs[0] : zs[-1] + 1]
+    ys = np.flatnonzero(slab.any(axis=(0, 2)))
+    xs = np.flatnonzero(slab.any(axis=(0, 1)))
+    return (
+        slice(int(zs[0]), int(zs[-1]) + 1),
+        slice(int(ys[0]), int(ys[-1]) + 1),
+        slice(int(xs[0]), int(xs[-1]) + 1),
+    )
 
 
 # --------------------------------------------------------------------------------- directions
@@ -281,10 +298,13 @@ def stack_features(
     stack = np.concatenate(mats, axis=0)
     ext = {k: np.concatenate(v) for k, v in extras.items()}
     feats = feature_fn(stack, **kwargs, **ext)
-    bounds = np.cumsum([0] + sizes)
+    starts = np.cumsum([0] + sizes[:-1])
+    stems = list(feats)
+    table = np.stack([np.asarray(feats[k], dtype=np.float64) for k in stems])  # (F, K)
+    means = np.add.reduceat(table, starts, axis=1) / np.asarray(sizes, dtype=np.float64)
     out: dict[str, dict[str, float]] = {}
-    for name, a, b in zip(names, bounds[:-1], bounds[1:], strict=True):
-        out[name] = {stem: float(np.mean(vals[a:b])) for stem, vals in feats.items()}
+    for g, name in enumerate(names):
+        out[name] = dict(zip(stems, means[:, g].tolist(), strict=True))
     return out
 
 
@@ -353,7 +373,15 @@ def zone_features(
 
 
 def compact_axis(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Unique sorted values and the index of each input value in them."""
+    """Unique sorted values (as float) and the index of each input value in them.
+
+    Non-negative integers are handled with a bincount (linear time) instead of a sort.
+    """
+    values = np.asarray(values).reshape(-1)
+    if values.size and np.issubdtype(values.dtype, np.integer) and values.min() >= 0:
+        present = np.bincount(values) > 0
+        rank = np.cumsum(present) - 1
+        return np.flatnonzero(present).astype(np.float64), rank[values]
     uniq, inv = np.unique(values, return_inverse=True)
     return uniq.astype(np.float64), inv.reshape(-1)
 

@@ -121,9 +121,9 @@ def glcm_features(p: np.ndarray, *, levels: np.ndarray, n_levels: int) -> dict[s
 
     def by_value(values):
         uniq, inv = np.unique(values.ravel(), return_inverse=True)
-        onehot = np.zeros((n * n, len(uniq)))
-        onehot[np.arange(n * n), inv.ravel()] = 1.0
-        return uniq, flat @ onehot
+        key = (np.arange(k)[:, None] * len(uniq) + inv.ravel()[None, :]).ravel()
+        summed = np.bincount(key, weights=flat.ravel(), minlength=k * len(uniq))
+        return uniq, summed.reshape(k, len(uniq))
 
     s_vals, p_sum = by_value(i + j)
     d_vals, p_diff = by_value(np.abs(i - j))

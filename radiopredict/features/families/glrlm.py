@@ -82,7 +82,9 @@ _NAMES = {
 }
 
 
-def runs_along(codes: np.ndarray, direction) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def runs_along(
+    codes: np.ndarray, direction, coords: tuple[np.ndarray, ...] | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """All runs of equal non-zero code along one direction.
 
     Parameters
@@ -91,6 +93,8 @@ def runs_along(codes: np.ndarray, direction) -> tuple[np.ndarray, np.ndarray, np
         int array (z, y, x), ``0`` outside the ROI.
     direction
         Step (dz, dy, dx) with entries in {-1, 0, 1}.
+    coords
+        ``np.nonzero(codes)``, when already known.
 
     Returns
     -------
@@ -103,7 +107,8 @@ def runs_along(codes: np.ndarray, direction) -> tuple[np.ndarray, np.ndarray, np
         m = -m
     shape = codes.shape
     others = [b for b in range(3) if b != ax]
-    coords = np.nonzero(codes)
+    if coords is None:
+        coords = np.nonzero(codes)
     vals = codes[coords]
     t = coords[ax]
     n_ax = shape[ax]
@@ -155,8 +160,11 @@ def compute(
     codes = t.codes
     nz = codes.shape[0]
     n = len(t.levels)
-    planar = [runs_along(codes, m) for m in directions_2d(1)]
-    volumetric = [runs_along(codes, m) for m in directions_3d(1)[4:]] if "3D" in dims else []
+    coords = np.nonzero(codes)
+    planar = [runs_along(codes, m, coords) for m in directions_2d(1)]
+    volumetric = (
+        [runs_along(codes, m, coords) for m in directions_3d(1)[4:]] if "3D" in dims else []
+    )
     all_len = np.concatenate([r[1] for r in planar + volumetric])
     j_vals, j_idx = compact_axis(all_len)
     sizes = np.cumsum([0] + [len(r[1]) for r in planar + volumetric])

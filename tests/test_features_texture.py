@@ -1,0 +1,403 @@
+"""Texture families (GLCM, GLRLM, GLSZM, GLDZM, NGTDM, NGLDM).
+
+* every texture value of the IBSI-1 digital phantom, with the IBSI rule
+  ``abs(round_sig(x, 3) - ref) <= tol``;
+* the vectorised matrix construction against plain loop implementations on random ROIs;
+* invariants: uniform regions, a checkerboard with known matrices, 90-degree rotations and
+  flips, single-voxel and empty ROIs, bad inputs.
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib
+import itertools
+import math
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from radiopredict.errors import FeatureComputationError
+from radiopredict.features.families import _texture as tx
+from radiopredict.features.registry import get_feature
+
+SimpleITK = pytest.importorskip("SimpleITK")
+
+FAMILIES = {
+    "glcm": "cm_",
+    "glrlm": "rlm_",
+    "glszm": "szm_",
+    "gldzm": "dzm_",
+    "ngtdm": "ngt_",
+    "ngldm": "ngl_",
+}
+EXPECTED_COUNTS = {"glcm": 150, "glrlm": 96, "glszm": 48, "gldzm": 48, "ngtdm": 15, "ngldm": 51}
+
+
+def family(name):
+    return importlib.import_module(f"radiopredict.features.families.{name}")
+
+
+def run(name, q, roi, n_levels, settings=None, morph_roi=None):
+    return family(name).compute(
+        q, roi, n_levels, spacing=(1.0, 1.0, 1.0), settings=settings, morph_roi=morph_roi
+    )
+
+
+def round_sig(x: float, digits: int = 3) -> float:
+    if x == 0 or not math.isfinite(x):
+        return x
+    return round(x, digits - 1 - int(math.floor(math.log10(abs(x)))))
+
+
+# ------------------------------------------------------------------------ digital phantom
+
+
+@pytest.fixture(scope="module")
+def phantom(shared_data):
+    base = shared_data / "ibsi1" / "digital_phantom" / "nifti"
+    img = SimpleITK.ReadImage(str(base / "image" / "phantom.nii.gz"))
+    msk = SimpleITK.ReadImage(str(base / "mask" / "mask.nii.gz"))
+    q = SimpleITK.GetArrayFromImage(img).astype(np.int32)
+    roi = SimpleITK.GetArrayFromImage(msk).astype(bool)
+    ref = {}
+    path = shared_data / "ibsi1" / "reference_values" / "ibsi_1_dig_phantom.csv"
+    with open(path, newline="") as fh:
+        for row in csv.DictReader(fh, delimiter=";"):
+            if row["reference value"]:
+                ref[row["tag"]] = (float(row["reference value"]), float(row["tolerance"]))
+    return q, roi, ref
+
+
+@pytest.mark.parametrize("name", list(FAMILIES))
+def test_digital_phantom_all_texture_values(phantom, name):
+    q, roi, ref = phantom
+    n_levels = int(q[roi].max())  # no discretisation: grey levels are the image values (Ng=6)
+    out = run(name, q, roi, n_levels)
+    tags = [t for t in ref if t.startswith(FAMILIES[name])]
+    assert len(tags) == EXPECTED_COUNTS[name]
+    assert sorted(out) == sorted(tags), "the family must emit exactly the IBSI tags"
+    misses = {
+        t: (out[t], ref[t][0])
+        for t in tags
+        if not abs(round_sig(out[t]) - ref[t][0]) <= ref[t][1] + 1e-12
+    }
+    assert not misses, f"{len(tags) - len(misses)}/{len(tags)} pass; misses: {misses}"
+
+
+def test_every_emitted_tag_is_registered_with_code_and_formula(phantom):
+    q, roi, _ = phantom
+    for name in FAMILIES:
+        for tag in run(name, q, roi, int(q[roi].max())):
+            d = get_feature(tag)
+            assert d.family == name
+            assert len(d.ibsi_code) == 4 and d.formula and d.name and d.description
+
+
+# --------------------------------------------------- vectorised vs loop implementations
+
+
+def random_case(seed, shape=(4, 6, 7), n_levels=4, fill=0.8):
+    rng = np.random.default_rng(seed)
+    q = rng.integers(1, n_levels + 1, size=shape).astype(np.int32)
+    roi = rng.random(shape) < fill
+    roi[1, 2, 3] = True
+    return q, roi
+
+
+def loop_glcm(q, roi, direction, n_levels):
+    """Symmetric co-occurrence counts of one direction, one voxel at a time."""
+    m = np.zeros((n_levels, n_levels))
+    for z, y, x in zip(*np.nonzero(roi), strict=True):
+        k = (z + direction[0], y + direction[1], x + direction[2])
+        if all(0 <= c < s for c, s in zip(k, q.shape, strict=True)) and roi[k]:
+            m[q[z, y, x] - 1, q[k] - 1] += 1
+            m[q[k] - 1, q[z, y, x] - 1] += 1
+    return m
+
+
+def loop_runs(q, roi, direction):
+    """(level, length) of every run along ``direction``, walking each line from its start."""
+    out = []
+    d = np.asarray(direction)
+    for start in zip(*np.nonzero(roi), strict=True):
+        prev = tuple(np.asarray(start) - d)
+        inside = all(0 <= c < s for c, s in zip(prev, q.shape, strict=True))
+        if inside and roi[prev] and q[prev] == q[start]:
+            continue  # not the first voxel of its run
+        length, cur = 0, np.asarray(start)
+        while (
+            all(0 <= c < s for c, s in zip(cur, q.shape, strict=True))
+            and roi[tuple(cur)]
+            and q[tuple(cur)] == q[start]
+        ):
+            length += 1
+            cur = cur + d
+        out.append((int(q[start]), length))
+    return sorted(out)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_glcm_matrices_match_loop_counts(seed):
+    from radiopredict.features.families.glcm import glcm_matrices
+
+    q, roi = random_case(seed)
+    n_levels = 4
+    t = tx.prepare(q, roi, n_levels, family="GLCM", pad=1)
+    dirs = tx.directions_3d(1)
+    mats = glcm_matrices(t, dirs, per_slice=False)
+    # compare on full grey-level axes
+    idx = (t.levels - 1).astype(int)
+    box = tuple(slice(a.min(), a.max() + 1) for a in np.nonzero(roi))
+    for k, d in enumerate(dirs):
+        full = np.zeros((n_levels, n_levels))
+        full[np.ix_(idx, idx)] = mats[k]
+        np.testing.assert_array_equal(full, loop_glcm(q[box], roi[box], d, n_levels))
+
+
+@pytest.mark.parametrize("seed", [0, 3])
+def test_runs_match_loop_runs(seed):
+    from radiopredict.features.families.glrlm import runs_along
+
+    q, roi = random_case(seed)
+    codes = np.where(roi, q, 0)
+    for d in tx.directions_3d(1):
+        code, length, _ = runs_along(codes, d)
+        got = sorted(zip(code.tolist(), length.tolist(), strict=True))
+        assert got == loop_runs(q, roi, d), d
+
+
+@pytest.mark.parametrize("seed", [0, 4])
+def test_zones_match_per_level_scipy_labels(seed):
+    q, roi = random_case(seed, n_levels=3)
+    codes = np.where(roi, q, 0)
+    for in_plane, structure in ((False, np.ones((3, 3, 3))), (True, None)):
+        if in_plane:
+            structure = np.zeros((3, 3, 3))
+            structure[1] = 1
+        expected = []
+        for level in (1, 2, 3):
+            lab, n = ndimage.label(codes == level, structure=structure)
+            expected += [(level, int(s)) for s in np.bincount(lab.ravel())[1:]]
+        code, size, _, _, _ = tx.zone_table(codes, in_plane=in_plane)
+        got = sorted(zip(code.tolist(), size.tolist(), strict=True))
+        assert got == sorted(expected)
+
+
+def test_border_distance_matches_brute_force():
+    from radiopredict.features.families.gldzm import border_distance
+
+    _, roi = random_case(5, fill=0.85)
+    for in_plane in (False, True):
+        dist = border_distance(roi, in_plane=in_plane)
+        padded = np.pad(roi, 1)
+        outside = np.argwhere(~padded)
+        if in_plane:
+            outside = outside[(outside[:, 0] >= 1) & (outside[:, 0] <= roi.shape[0])]
+        for v in np.argwhere(roi):
+            p = v + 1
+            cand = outside if not in_plane else outside[outside[:, 0] == p[0]]
+            assert dist[tuple(v)] == np.abs(cand - p).sum(axis=1).min()
+
+
+def test_ngtdm_and_ngldm_match_loop_neighbourhoods():
+    q, roi = random_case(6, n_levels=3)
+    # loop NGTDM (3D, distance 1) and NGLDM dependence counts
+    s = np.zeros(3)
+    n = np.zeros(3)
+    dep = {}
+    offsets = [o for o in itertools.product((-1, 0, 1), repeat=3) if any(o)]
+    for v in zip(*np.nonzero(roi), strict=True):
+        vals, same = [], 0
+        for o in offsets:
+            k = tuple(np.add(v, o))
+            if all(0 <= c < sh for c, sh in zip(k, q.shape, strict=True)) and roi[k]:
+                vals.append(q[k])
+                same += int(q[k] == q[v])
+        if vals:
+            s[q[v] - 1] += abs(q[v] - np.mean(vals))
+            n[q[v] - 1] += 1
+        dep[(int(q[v]), same + 1)] = dep.get((int(q[v]), same + 1), 0) + 1
+    from radiopredict.features.families.ngtdm import ngtdm_features
+
+    expected = ngtdm_features(np.stack([s, n])[None], levels=np.arange(1.0, 4.0))
+    got = run("ngtdm", q, roi, 3, SimpleNamespace(texture_dims=("3D",)))
+    for stem, val in expected.items():
+        assert got[f"{stem}_3D"] == pytest.approx(val[0], rel=1e-12)
+    # NGLDM: low dependence emphasis and count non-uniformity from the loop matrix
+    ns = sum(dep.values())
+    lde = sum(c / j**2 for (_, j), c in dep.items()) / ns
+    got = run("ngldm", q, roi, 3, SimpleNamespace(texture_dims=("3D",)))
+    assert got["ngl_lde_3D"] == pytest.approx(lde, rel=1e-12)
+
+
+# ------------------------------------------------------------------------------ invariants
+
+
+def test_uniform_region_gives_documented_values_and_no_nan():
+    q = np.full((3, 4, 5), 2, dtype=np.int32)
+    roi = np.ones_like(q, dtype=bool)
+    out = {}
+    for name in FAMILIES:
+        out.update(run(name, q, roi, 3))
+    assert all(np.isfinite(v) for v in out.values())
+    for suffix in ("2D_avg", "2D_comb", "2_5D_avg", "2_5D_comb", "3D_avg", "3D_comb"):
+        assert out[f"cm_joint_max_{suffix}"] == 1.0
+        assert out[f"cm_joint_entr_{suffix}"] == 0.0
+        assert out[f"cm_contrast_{suffix}"] == 0.0
+        assert out[f"cm_joint_avg_{suffix}"] == 2.0
+        assert out[f"cm_corr_{suffix}"] == 1.0  # documented value for 0/0
+        assert out[f"cm_info_corr1_{suffix}"] == 0.0
+    # one zone of 60 voxels in 3-D; one 20-voxel zone per slice in 2-D
+    assert out["szm_sze_3D"] == pytest.approx(1 / 60**2)
+    assert out["szm_z_perc_3D"] == pytest.approx(1 / 60)
+    assert out["szm_lze_2D"] == pytest.approx(400.0)
+    assert out["ngt_coarseness_3D"] == 1.0e6
+    assert out["ngt_busyness_3D"] == 0.0 and out["ngt_strength_3D"] == 0.0
+    # runs along x have length 5: 12 of them in 3-D
+    assert out["rlm_r_perc_3D_comb"] > 0
+    assert out["dzm_sde_3D"] == 1.0  # the single zone touches the border
+    assert out["ngl_dc_perc_3D"] == 1.0
+
+
+def test_checkerboard_slice_has_known_glcm():
+    q = (np.indices((1, 4, 4)).sum(axis=0) % 2 + 1).astype(np.int32)
+    roi = np.ones_like(q, dtype=bool)
+    dims = SimpleNamespace(texture_dims=("2D",))
+    from radiopredict.features.families.glcm import glcm_matrices
+
+    t = tx.prepare(q, roi, 2, family="GLCM", pad=1)
+    m = glcm_matrices(t, tx.directions_2d(1), per_slice=True)[:, 0]
+    np.testing.assert_array_equal(m[0], [[0, 12], [12, 0]])  # along x: all pairs differ
+    np.testing.assert_array_equal(m[2], [[0, 12], [12, 0]])  # along y
+    np.testing.assert_array_equal(m[1], [[10, 0], [0, 8]])  # diagonals: equal pairs
+    np.testing.assert_array_equal(m[3], [[8, 0], [0, 10]])
+    out = run("glcm", q, roi, 2, dims)
+    assert out["cm_contrast_2D_avg"] == pytest.approx(0.5)  # (1 + 0 + 1 + 0) / 4
+    assert out["cm_contrast_2D_comb"] == pytest.approx(24 * 2 / 84)
+    runs = run("glrlm", q, roi, 2, dims)
+    # x and y: 16 runs of length 1; diagonals: runs of lengths 1..4
+    assert runs["rlm_sre_2D_comb"] < 1.0
+    szm = run("glszm", q, roi, 2, dims)
+    assert szm["szm_sze_2D"] == pytest.approx(1 / 64)  # 8-connectivity: two zones of 8 voxels
+
+
+@pytest.mark.parametrize(
+    "transform",
+    [
+        lambda a: np.rot90(a, 1, axes=(1, 2)),
+        lambda a: np.rot90(a, 2, axes=(1, 2)),
+        lambda a: a[::-1],
+        lambda a: a[:, :, ::-1],
+    ],
+)
+@pytest.mark.parametrize("name", list(FAMILIES))
+def test_in_plane_rotation_and_flips_leave_features_unchanged(phantom, transform, name):
+    q, roi, _ = phantom
+    ref = run(name, q, roi, 6)
+    got = run(name, np.ascontiguousarray(transform(q)), np.ascontiguousarray(transform(roi)), 6)
+    for tag in ref:  # the 4 in-plane and 13 volumetric directions map onto themselves
+        assert got[tag] == pytest.approx(ref[tag], rel=1e-10, abs=1e-12), tag
+
+
+def test_levels_absent_from_roi_only_matter_through_ng():
+    q, roi = random_case(7, n_levels=3)
+    a = run("glcm", q, roi, 3)
+    b = run("glcm", q, roi, 10)  # same grey levels, larger N_g
+    assert a["cm_contrast_3D_avg"] == b["cm_contrast_3D_avg"]
+    assert a["cm_inv_diff_norm_3D_avg"] != b["cm_inv_diff_norm_3D_avg"]
+
+
+def test_texture_dims_and_distance_settings():
+    q, roi = random_case(8)
+    s3 = SimpleNamespace(texture_dims=("3D",), glcm_distance=1)
+    out = run("glcm", q, roi, 4, s3)
+    assert out and all(t.endswith(("_3D_avg", "_3D_comb")) for t in out)
+    full = run("glcm", q, roi, 4)
+    assert all(full[t] == out[t] for t in out)
+    far = run("glcm", q, roi, 4, SimpleNamespace(texture_dims=("3D",), glcm_distance=2))
+    assert far["cm_contrast_3D_avg"] != out["cm_contrast_3D_avg"]
+    ngl = run("ngldm", q, roi, 4, SimpleNamespace(texture_dims=("3D",), ngldm_alpha=1))
+    ngl0 = run("ngldm", q, roi, 4, SimpleNamespace(texture_dims=("3D",)))
+    assert ngl["ngl_hde_3D"] > ngl0["ngl_hde_3D"]  # alpha 1 makes more neighbours dependent
+
+
+def test_morphological_mask_sets_gldzm_distances():
+    q = np.ones((3, 7, 7), dtype=np.int32)
+    q[:, 3, 3] = 2
+    morph = np.ones_like(q, dtype=bool)
+    roi = morph.copy()
+    roi[:, 0, :] = False  # resegmentation removed a row: its edge is not the ROI edge
+    a = run("gldzm", q, roi, 2, SimpleNamespace(texture_dims=("2D",)), morph_roi=morph)
+    b = run("gldzm", q, roi, 2, SimpleNamespace(texture_dims=("2D",)))
+    # per slice: the level-1 zone touches the edge (distance 1); the level-2 voxel at (3, 3)
+    # is 4 steps from the edge of the 7x7 morphological mask but only 3 from the cut ROI
+    assert a["dzm_lde_2D"] == pytest.approx((1 + 4**2) / 2)
+    assert b["dzm_lde_2D"] == pytest.approx((1 + 3**2) / 2)
+    # in 3-D the level-2 column reaches the first and last slice: distance 1 either way
+    c = run("gldzm", q, roi, 2, SimpleNamespace(texture_dims=("3D",)), morph_roi=morph)
+    assert c["dzm_lde_3D"] == 1.0
+
+
+# ------------------------------------------------------------------- degenerate and bad input
+
+
+def test_single_voxel_roi():
+    q = np.full((3, 3, 3), 2, dtype=np.int32)
+    roi = np.zeros_like(q, dtype=bool)
+    roi[1, 1, 1] = True
+    for name in ("glcm", "ngtdm"):  # no neighbour pair at all: undefined, said so
+        with pytest.raises(FeatureComputationError, match="empty"):
+            run(name, q, roi, 2)
+    szm = run("glszm", q, roi, 2)
+    assert szm["szm_sze_3D"] == 1.0 and szm["szm_z_perc_3D"] == 1.0
+    rlm = run("glrlm", q, roi, 2)
+    assert rlm["rlm_sre_3D_avg"] == 1.0 and rlm["rlm_r_perc_3D_comb"] == 1.0
+    ngl = run("ngldm", q, roi, 2)
+    assert ngl["ngl_lde_3D"] == 1.0
+    dzm = run("gldzm", q, roi, 2)
+    assert dzm["dzm_sde_3D"] == 1.0
+    for out in (szm, rlm, ngl, dzm):
+        assert all(np.isfinite(v) for v in out.values())
+
+
+def test_slices_without_pairs_are_left_out_of_2d_averages():
+    q = np.ones((2, 4, 4), dtype=np.int32)
+    q[0, :, ::2] = 2
+    roi = np.zeros_like(q, dtype=bool)
+    roi[0] = True
+    roi[1, 0, 0] = True  # a lone voxel: no in-plane pair in slice 1
+    dims = SimpleNamespace(texture_dims=("2D",))
+    only = run("glcm", q[:1], roi[:1], 2, dims)
+    both = run("glcm", q, roi, 2, dims)
+    assert both["cm_contrast_2D_avg"] == only["cm_contrast_2D_avg"]
+
+
+@pytest.mark.parametrize("name", list(FAMILIES))
+def test_empty_roi_raises(name):
+    q = np.ones((2, 3, 3), dtype=np.int32)
+    with pytest.raises(FeatureComputationError, match="ROI is empty"):
+        run(name, q, np.zeros_like(q, dtype=bool), 1)
+
+
+def test_bad_inputs_raise_clear_errors():
+    q = np.ones((2, 3, 3), dtype=np.int32)
+    roi = np.ones_like(q, dtype=bool)
+    with pytest.raises(FeatureComputationError, match="shape"):
+        run("glcm", q, roi[:1], 2)
+    with pytest.raises(FeatureComputationError, match="outside 1..1"):
+        run("glszm", q * 2, roi, 1)
+    with pytest.raises(FeatureComputationError, match="outside 1..3"):
+        run("glrlm", q * 0, roi, 3)
+    with pytest.raises(FeatureComputationError, match="integers"):
+        run("ngtdm", q + 0.5, roi, 3)
+    with pytest.raises(FeatureComputationError, match="unknown texture dimension"):
+        run("ngldm", q, roi, 2, SimpleNamespace(texture_dims=("4D",)))
+    with pytest.raises(FeatureComputationError, match="morphological mask"):
+        run("gldzm", q, roi, 2, morph_roi=roi[:1])
+    with pytest.raises(FeatureComputationError, match="3-D"):
+        run("glcm", q[0], roi[0], 2)
+    with pytest.raises(ValueError):  # FeatureComputationError is a ValueError too
+        run("glcm", q[0], roi[0], 2)
