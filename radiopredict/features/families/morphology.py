@@ -115,6 +115,8 @@ FEATURES = [
         F,
         "Area density (approximate enclosing ellipsoid)",
         r"\frac{A}{4\pi a b \sum_{\nu=0}^{20} \frac{(\alpha\beta)^\nu}{1-4\nu^2} P_\nu\left(\frac{\alpha^2+\beta^2}{2\alpha\beta}\right)},\ \alpha=\sqrt{1-b^2/a^2},\ \beta=\sqrt{1-c^2/a^2}",
+        "The ellipsoid area uses the IBSI series (Legendre polynomials P, 20 terms), close to "
+        "the exact area for near-spherical ellipsoids and an approximation for elongated ones.",
     ),
     FeatureDef(
         "morph_vol_dens_conv_hull", "R3ER", F, "Volume density (convex hull)", r"V / V_{convex}"
