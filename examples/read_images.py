@@ -19,6 +19,7 @@ import SimpleITK as sitk
 
 import radiopredict as rp
 from radiopredict.errors import GeometryMismatchError
+from radiopredict.imaging import describe_geometry
 
 
 def make_case() -> tuple[sitk.Image, sitk.Image]:
@@ -77,7 +78,7 @@ def main(out: Path) -> None:
     print("wrote", image_path.name, mask_path.name, "and", mask_path.name[:-7] + ".labels.json")
 
     ct = rp.read_image(image_path)
-    print("image grid:", rp.imaging.describe_geometry(ct))
+    print("image grid:", describe_geometry(ct))
     print("labels:", rp.mask_labels(mask_path))
     label_map = rp.read_mask(mask_path, reference=ct)
     print("grid differences image/mask:", rp.geometry_differences(ct, label_map) or "none")

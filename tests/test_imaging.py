@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 
+import hypothesis.extra.numpy as hnp
 import numpy as np
 import pytest
 import SimpleITK as sitk
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import radiopredict
 from radiopredict.errors import (
@@ -319,3 +322,26 @@ def test_bad_sidecar_is_reported(tmp_path):
     label_sidecar_path(path).write_text('["tumour"]')
     with pytest.raises(ImageReadError, match="sidecar"):
         mask_labels(path)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    labels=hnp.arrays(np.uint8, (3, 5, 4), elements=st.sampled_from([0, 0, 1, 3, 200])),
+    spacing=st.tuples(*[st.floats(0.2, 6.0)] * 3),
+    origin=st.tuples(*[st.floats(-500.0, 500.0)] * 3),
+    ext=st.sampled_from([".nii.gz", ".nrrd", ".mha"]),
+)
+def test_label_map_round_trip_property(tmp_path_factory, labels, spacing, origin, ext):
+    mask = sitk.GetImageFromArray(labels)
+    mask.SetSpacing(spacing)
+    mask.SetOrigin(origin)
+    present = sorted(int(v) for v in np.unique(labels) if v)
+    names = {v: f"structure {v}" for v in present}
+    path = write_mask(mask, tmp_path_factory.mktemp("prop") / f"m{ext}", label_names=names)
+    back = read_mask(path, reference=mask)
+    np.testing.assert_array_equal(sitk.GetArrayFromImage(back), labels)
+    assert mask_labels(path) == names
+    assert geometry_differences(read_mask(path), mask) == []
+    for v in present:
+        one = sitk.GetArrayFromImage(read_mask(path, label=names[v]))
+        np.testing.assert_array_equal(one, (labels == v).astype(np.uint8))

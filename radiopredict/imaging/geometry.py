@@ -51,8 +51,9 @@ def geometry_differences(a: sitk.Image, b: sitk.Image, tolerance: float = 1e-4) 
     Two grids agree when they have the same dimension and size, and
 
     - spacing: $|s_a - s_b| \\le \\tau \\max(s_a, s_b)$ per axis (relative),
-    - origin: $|o_a - o_b| \\le \\tau \\min(s_a)$ per axis (relative to the smallest spacing, so
-      a tolerance of $10^{-4}$ allows one ten-thousandth of a voxel),
+    - origin: $|o_a - o_b| \\le \\tau \\max(\\min(s_a, s_b), 1\\,\\mathrm{mm})$ per axis (a
+      fraction $\\tau$ of the smallest voxel spacing, at least $\\tau$ mm, which absorbs the
+      float32 rounding of NIfTI headers),
     - direction: $|d_a - d_b| \\le \\tau$ per cosine (absolute),
 
     with $\\tau$ = ``tolerance``.
@@ -80,7 +81,7 @@ def geometry_differences(a: sitk.Image, b: sitk.Image, tolerance: float = 1e-4) 
     if np.any(np.abs(sa - sb) > tolerance * np.maximum(sa, sb)):
         diffs.append(f"spacing {_fmt(sa)} != {_fmt(sb)} mm")
     oa, ob = np.asarray(a.GetOrigin()), np.asarray(b.GetOrigin())
-    if np.any(np.abs(oa - ob) > tolerance * min(sa.min(), sb.min())):
+    if np.any(np.abs(oa - ob) > tolerance * max(min(sa.min(), sb.min()), 1.0)):
         diffs.append(f"origin {_fmt(oa)} != {_fmt(ob)} mm")
     da, db = np.asarray(a.GetDirection()), np.asarray(b.GetDirection())
     if np.any(np.abs(da - db) > tolerance):
