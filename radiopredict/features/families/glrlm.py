@@ -112,22 +112,22 @@ def runs_along(
     vals = codes[coords]
     t = coords[ax]
     n_ax = shape[ax]
-    line_idx = []
-    extents = []
-    for b in others:
+    row = n_ax + 1  # one zero after each line separates it from the next
+    extents = [shape[b] + (n_ax - 1 if m[b] != 0 else 0) for b in others]
+    flat = t.astype(np.int64)
+    for b, stride in zip(others, (extents[1] * row, row), strict=True):
         off = (n_ax - 1) if m[b] > 0 else 0
-        line_idx.append(coords[b] - m[b] * t + off)
-        extents.append(shape[b] + (n_ax - 1 if m[b] != 0 else 0))
-    sheared = np.zeros((extents[0], extents[1], n_ax + 1), dtype=codes.dtype)
-    sheared[line_idx[0], line_idx[1], t] = vals
-    v = sheared.ravel()
+        flat = flat + (coords[b] - m[b] * t + off) * stride
+    dtype = np.uint8 if vals.max(initial=0) < 256 else vals.dtype
+    v = np.zeros(extents[0] * extents[1] * row, dtype=dtype)
+    v[flat] = vals
     change = np.flatnonzero(v[1:] != v[:-1]) + 1
     starts = np.concatenate(([0], change))
     lengths = np.diff(np.concatenate((starts, [v.size])))
     run_codes = v[starts]
     keep = run_codes > 0
     starts = starts[keep]
-    z = starts // (extents[1] * (n_ax + 1)) if others[0] == 0 else np.zeros(len(starts), int)
+    z = starts // (extents[1] * row) if others[0] == 0 else np.zeros(len(starts), np.int64)
     return run_codes[keep], lengths[keep], z
 
 
