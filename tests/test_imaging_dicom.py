@@ -321,3 +321,46 @@ def test_rtstruct_roi_edge_cases(edited_rtstruct, ct, gtv):
         read_mask(edited_rtstruct, reference=ct, label="empty")
     with pytest.raises(ConfigError, match="overlap"):
         read_mask(edited_rtstruct, reference=ct)
+
+
+def test_overlapping_seg_segments_need_a_label(phantom, ct, gtv, tmp_path):
+    import highdicom as hd
+    from pydicom.sr.codedict import codes
+
+    datasets = sorted(
+        (pydicom.dcmread(f) for f in phantom["series"].glob("*.dcm")),
+        key=lambda d: float(d.ImagePositionPatient[2]),
+    )
+    arr = sitk.GetArrayFromImage(gtv)
+    descriptions = [
+        hd.seg.SegmentDescription(
+            segment_number=n,
+            segment_label=name,
+            segmented_property_category=codes.SCT.Tissue,
+            segmented_property_type=codes.SCT.Tissue,
+            algorithm_type=hd.seg.SegmentAlgorithmTypeValues.MANUAL,
+        )
+        for n, name in [(1, "GTV"), (2, "GTV again")]
+    ]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        seg = hd.seg.Segmentation(
+            source_images=datasets,
+            pixel_array=np.stack([arr, arr], axis=-1),  # two identical, overlapping segments
+            segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
+            segment_descriptions=descriptions,
+            series_instance_uid=hd.UID(),
+            series_number=98,
+            sop_instance_uid=hd.UID(),
+            instance_number=1,
+            manufacturer="test",
+            manufacturer_model_name="test",
+            software_versions="0",
+            device_serial_number="0",
+        )
+    seg.save_as(tmp_path / "overlap.dcm")
+    with pytest.raises(ConfigError, match="overlap") as info:
+        read_mask(tmp_path / "overlap.dcm", reference=ct)
+    assert "label=" in str(info.value)
+    second = read_mask(tmp_path / "overlap.dcm", reference=ct, label="GTV again")
+    np.testing.assert_array_equal(sitk.GetArrayFromImage(second), arr)
