@@ -169,3 +169,15 @@ def test_engine_bad_inputs():
         compute_features(im, mk)
     with pytest.raises(ConfigError, match="ibsi-c"):
         compute_features(im, sitk.GetImageFromArray(mask), "ibsi_c")
+
+
+def test_generated_features_page_is_up_to_date(repo_root):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "gen_features", repo_root / "docs" / "gen_features.py"
+    )
+    gen = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gen)
+    page = (repo_root / "docs" / "features.md").read_text()
+    assert page == gen.render(), "docs/features.md is stale: run python docs/gen_features.py"
