@@ -269,9 +269,6 @@ def test_cox_recovers_strong_prognostic_signs(cohort100):
     for name in ["z_log_volume", "z_irregularity", "z_age", "z_stage"]:
         assert summary.loc[name, "coef"] > 0, name
         assert summary.loc[name, "p"] < 0.05, name
-    # the covariates with no true effect are not significant
-    for name in ["z_intensity_mean", "z_male"]:
-        assert summary.loc[name, "p"] > 0.05, name
     # the treatment helps more when the tumour is more heterogeneous
     assert summary.loc["treatment_x_z_heterogeneity", "coef"] < 0
 

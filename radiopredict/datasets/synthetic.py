@@ -55,21 +55,21 @@ MANIFEST_COLUMNS = [
 class SyntheticModel:
     """Distributions and true coefficients of the synthetic cohort.
 
-    Every covariate enters the models standardised, :math:`z = (x - m) / s`, with ``m`` and
+    Every covariate enters the models standardised, $z = (x - m) / s$, with ``m`` and
     ``s`` the mean and standard deviation of the distribution it is drawn from (for the
-    volume: :math:`z_V = (\\ln V - \\ln V_{med}) / \\sigma_V`); stage enters as
+    volume: $z_V = (\\ln V - \\ln V_{med}) / \\sigma_V$); stage enters as
     ``stage - 2.5`` and sex as ``male`` (0/1). See ``docs/synthetic.md`` for the formulas.
 
     Attributes
     ----------
     volume_median_mm3, volume_log_sd, volume_range_mm3
-        Tumour volume :math:`V`: log-normal, clipped to the range.
+        Tumour volume $V$: log-normal, clipped to the range.
     irregularity_range
-        Shape irregularity :math:`\\iota` (SD of the relative radial perturbation): uniform.
+        Shape irregularity $\\iota$ (SD of the relative radial perturbation): uniform.
     intensity_mean_hu, intensity_sd_hu
-        Tumour mean intensity :math:`\\mu` (HU, before the site shift): normal.
+        Tumour mean intensity $\\mu$ (HU, before the site shift): normal.
     heterogeneity_range_hu
-        Texture heterogeneity :math:`h` (HU, SD of the smoothed texture field): uniform.
+        Texture heterogeneity $h$ (HU, SD of the smoothed texture field): uniform.
     age_mean, age_sd, age_range
         Age in years: normal, clipped, rounded to whole years.
     stage_probabilities
@@ -79,13 +79,13 @@ class SyntheticModel:
     site_shift_sd_hu, site_noise_range_hu
         Per site (``batch``): intensity shift ~ N(0, sd), noise SD ~ uniform(range).
     weibull_scale, weibull_shape
-        Baseline Weibull survival :math:`S_0(t) = \\exp(-(t/\\lambda)^k)`, time in months.
+        Baseline Weibull survival $S_0(t) = \\exp(-(t/\\lambda)^k)$, time in months.
     beta_volume, beta_heterogeneity, beta_irregularity, beta_intensity, beta_age,
     beta_stage, beta_male
         Log-hazard ratios per standardised unit (prognostic part).
     treatment_log_hr_homogeneous, treatment_log_hr_heterogeneous
         Treatment log-hazard ratio at the lowest and at the highest heterogeneity; linear in
-        :math:`h` in between (the planted effect modification).
+        $h$ in between (the planted effect modification).
     response_intercept, alpha_volume, alpha_heterogeneity, alpha_irregularity,
     alpha_intensity, alpha_treatment
         Logistic model of the binary response.
@@ -346,7 +346,7 @@ def _treatment_log_hr(heterogeneity: np.ndarray, model: SyntheticModel) -> np.nd
 
 
 def _weibull_survival(t, eta, model: SyntheticModel) -> np.ndarray:
-    """:math:`S(t \\mid \\eta) = \\exp(-(t/\\lambda)^k e^{\\eta})` (broadcasts)."""
+    """$S(t \\mid \\eta) = \\exp(-(t/\\lambda)^k e^{\\eta})$ (broadcasts)."""
     return np.exp(-((np.asarray(t) / model.weibull_scale) ** model.weibull_shape) * np.exp(eta))
 
 
@@ -506,25 +506,23 @@ def make_synthetic_cohort(
     """Write a synthetic cohort with known ground truth and return its manifest path.
 
     Each patient gets a CT-like volume (int16 HU; body, lung, spine, vessels and one tumour
-    whose volume :math:`V`, shape irregularity :math:`\\iota`, mean intensity :math:`\\mu` and
-    texture heterogeneity :math:`h` are drawn per patient) and one multi-label mask (1
+    whose volume $V$, shape irregularity $\\iota$, mean intensity $\\mu$ and
+    texture heterogeneity $h$ are drawn per patient) and one multi-label mask (1
     ``tumour``, 2 ``necrosis`` core in tumours of at least ``model.necrosis_min_volume_mm3``).
     Age, stage (1-4 for I-IV) and sex are drawn, treatment is randomised 1:1 and each site
     (``batch``) adds its own intensity shift and noise level.
 
     Survival times follow a Weibull proportional-hazards model,
 
-    .. math::
+    $$ S(t \\mid x, a) = \\exp\\left(-(t/\\lambda)^k \\, e^{\\eta_a(x)}\\right), \\quad
+       \\eta_a(x) = \\beta^\\top z(x) + a\\,\\tau(h), \\quad
+       \\tau(h) = \\tau_0 + (\\tau_1 - \\tau_0)\\frac{h - h_{min}}{h_{max} - h_{min}}, $$
 
-        S(t \\mid x, a) = \\exp\\left(-(t/\\lambda)^k \\, e^{\\eta_a(x)}\\right), \\quad
-        \\eta_a(x) = \\beta^\\top z(x) + a\\,\\tau(h), \\quad
-        \\tau(h) = \\tau_0 + (\\tau_1 - \\tau_0)\\frac{h - h_{min}}{h_{max} - h_{min}},
-
-    so the treatment helps heterogeneous tumours (:math:`\\tau_1 = -1.5`) and homogeneous ones
-    not at all (:math:`\\tau_0 = 0`) by default. Censoring is independent exponential, with its
+    so the treatment helps heterogeneous tumours ($\\tau_1 = -2$) and homogeneous ones
+    not at all ($\\tau_0 = 0$) by default. Censoring is independent exponential, with its
     rate calibrated so that the expected censored fraction equals ``censoring``. The response
-    is Bernoulli with :math:`\\operatorname{logit} p = \\alpha_0 + \\alpha^\\top z(x) +
-    \\alpha_a a`.
+    is Bernoulli with $\\operatorname{logit} p = \\alpha_0 + \\alpha^\\top z(x) +
+    \\alpha_a a$.
 
     Files written (paths in the manifest are relative to ``out_dir``):
 
@@ -557,7 +555,7 @@ def make_synthetic_cohort(
     necrosis
         Give large tumours a darker necrotic core (label 2).
     horizon
-        Time (months) at which the true benefit :math:`S(H \\mid 1) - S(H \\mid 0)` and the
+        Time (months) at which the true benefit $S(H \\mid 1) - S(H \\mid 0)$ and the
         restricted-mean-survival benefit are computed.
     censoring
         Target censored fraction, 0 to 0.9 (the realised fraction varies binomially).
