@@ -446,7 +446,7 @@ class _FrameTransformer:
             if hasattr(self, "feature_names_in_")
             else [f"x{i}" for i in range(arr.shape[1])]
         )
-        return pd.DataFrame(arr, columns=names)
+        return pd.DataFrame(arr, columns=names).infer_objects()
 
     def _output(self, df: pd.DataFrame, X):
         """DataFrame in (or ``set_output(transform="pandas")``) -> DataFrame out, else ndarray."""

@@ -253,6 +253,14 @@ class ComBat(_FrameTransformer, TransformerMixin, BaseEstimator):
                 "ComBat: empirical Bayes needs at least 2 features to estimate the priors",
                 fix="use eb=False",
             )
+        const = np.vstack([np.ptp(Y[inverse == i], axis=0) == 0 for i in range(len(batches))])
+        if const.any() and not self.mean_only:
+            bi, fi = np.nonzero(const)
+            pairs = [f"{cols[f]} in batch {batches[b]!r}" for b, f in zip(bi, fi)][:10]
+            raise FeatureTableError(
+                f"ComBat: {int(const.sum())} feature(s) are constant within a batch: {pairs}",
+                fix="remove these features (VarianceFilter) or merge the batch",
+            )
         onehot = (inverse[:, None] == np.arange(len(batches))[None, :]).astype(float)
         cov = self._covariate_design(df, fit=True)
         design = np.hstack([onehot, cov])

@@ -79,6 +79,12 @@ class ClinicalPreprocessor(_FrameTransformer, TransformerMixin, BaseEstimator):
         self.add_indicator = add_indicator
         self.drop = drop
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        tags.input_tags.string = True
+        return tags
+
     def _columns(self, df: pd.DataFrame) -> list[str]:
         if isinstance(self.columns, str) and self.columns == "auto":
             clin = [c for c in df.columns if c.startswith(GROUP_PREFIXES["clinical"])]

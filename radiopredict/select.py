@@ -317,6 +317,11 @@ class _ColumnSelector(_FrameTransformer, TransformerMixin, BaseEstimator):
         """
         owner = type(self).__name__
         df = self._frame(X, reset=True)
+        if df.shape[0] < 2:
+            raise FeatureTableError(
+                f"{owner} needs at least 2 samples, got n_samples = {df.shape[0]}",
+                fix="fit on more rows",
+            )
         cols = _auto_columns(df, self.columns, owner)
         _check_finite(df, cols, owner)
         keep = np.asarray(self._select(df[cols], y), dtype=bool)
@@ -343,7 +348,7 @@ class _ColumnSelector(_FrameTransformer, TransformerMixin, BaseEstimator):
         check_is_fitted(self, "support_")
         df = self._frame(X, reset=False)
         kept = df.columns[self.support_]
-        _check_finite(df, [c for c in kept if c in set(self.columns_)], type(self).__name__)
+        _check_finite(df, self.columns_, type(self).__name__)
         return self._output(df.loc[:, kept], X)
 
     def get_support(self, indices: bool = False) -> np.ndarray:
@@ -494,7 +499,7 @@ class CorrelationClusterSelector(_ColumnSelector):
         Representative of each cluster: ``"central"`` (highest mean $|r|$ with the other members,
         scale-free), ``"variance"`` (highest variance; only meaningful on comparable scales) or
         ``"score"`` (best univariate score against y, see :func:`univariate_scores`).
-    score
+    scoring
         Univariate score for ``keep="score"``.
     columns
         Columns to cluster (see the module docstring).
@@ -513,14 +518,14 @@ class CorrelationClusterSelector(_ColumnSelector):
         method: str = "spearman",
         linkage: str = "average",
         keep: str = "central",
-        score: str = "auto",
+        scoring: str = "auto",
         columns: str | Sequence[str] | None = "auto",
     ) -> None:
         self.threshold = threshold
         self.method = method
         self.linkage = linkage
         self.keep = keep
-        self.score = score
+        self.scoring = scoring
         self.columns = columns
 
     def _select(self, sub, y):
@@ -556,7 +561,7 @@ class CorrelationClusterSelector(_ColumnSelector):
         tree = hierarchy.linkage(squareform(dist, checks=False), method=self.linkage)
         labels = hierarchy.fcluster(tree, t=1.0 - self.threshold, criterion="distance")
         if self.keep == "score":
-            crit = univariate_scores(sub, y, self.score)["score"].to_numpy()
+            crit = univariate_scores(sub, y, self.scoring)["score"].to_numpy()
         elif self.keep == "variance":
             crit = sub.var(axis=0, ddof=0).to_numpy()
         keep = np.zeros(p, dtype=bool)
@@ -587,7 +592,7 @@ class UnivariateSelector(_ColumnSelector):
         than the number of columns keeps them all.
     threshold
         Minimum score to keep a feature (applied before ``k``); None disables it.
-    score
+    scoring
         See :func:`univariate_scores`: ``"auto"``, ``"cox"``, ``"concordance"``, ``"auc"``,
         ``"ttest"``.
     columns
@@ -603,18 +608,18 @@ class UnivariateSelector(_ColumnSelector):
         self,
         k: int | str = 10,
         threshold: float | None = None,
-        score: str = "auto",
+        scoring: str = "auto",
         columns: str | Sequence[str] | None = "auto",
     ) -> None:
         self.k = k
         self.threshold = threshold
-        self.score = score
+        self.scoring = scoring
         self.columns = columns
 
     def _select(self, sub, y):
         if not (self.k == "all" or (isinstance(self.k, int | np.integer) and self.k >= 1)):
             raise ConfigError(f"k must be a positive int or 'all', got {self.k!r}")
-        table = univariate_scores(sub, y, self.score)
+        table = univariate_scores(sub, y, self.scoring)
         self.scores_ = table
         s = table["score"].to_numpy()
         keep = np.ones(len(s), dtype=bool)
