@@ -186,12 +186,20 @@ def test_zones_match_per_level_scipy_labels(seed):
         assert got == sorted(expected)
 
 
-def test_border_distance_matches_brute_force():
+@pytest.mark.parametrize(
+    "metric, norm",
+    [
+        ("manhattan", lambda d: np.abs(d).sum(axis=1)),
+        ("chebyshev", lambda d: np.abs(d).max(axis=1)),
+        ("euclidean", lambda d: np.sqrt((d**2).sum(axis=1))),
+    ],
+)
+def test_border_distance_matches_brute_force(metric, norm):
     from radiopredict.features.families.gldzm import border_distance
 
     _, roi = random_case(5, fill=0.85)
     for in_plane in (False, True):
-        dist = border_distance(roi, in_plane=in_plane)
+        dist = border_distance(roi, in_plane=in_plane, metric=metric)
         padded = np.pad(roi, 1)
         outside = np.argwhere(~padded)
         if in_plane:
@@ -199,7 +207,40 @@ def test_border_distance_matches_brute_force():
         for v in np.argwhere(roi):
             p = v + 1
             cand = outside if not in_plane else outside[outside[:, 0] == p[0]]
-            assert dist[tuple(v)] == np.abs(cand - p).sum(axis=1).min()
+            assert dist[tuple(v)] == pytest.approx(norm(cand - p).min())
+
+
+def test_gldzm_distance_metric_setting():
+    q = np.ones((1, 9, 9), dtype=np.int32)
+    q[0, 4, 4] = 2
+    roi = np.zeros_like(q, dtype=bool)
+    yy, xx = np.mgrid[:9, :9]
+    roi[0] = np.abs(yy - 4) + np.abs(xx - 4) <= 4  # a diamond: metrics disagree at its centre
+    dims = ("2D",)
+    got = {
+        m: run("gldzm", q, roi, 2, SimpleNamespace(texture_dims=dims, gldzm_distance_metric=m))
+        for m in ("manhattan", "chebyshev", "euclidean")
+    }
+    assert got["manhattan"] == run("gldzm", q, roi, 2, SimpleNamespace(texture_dims=dims))
+    # centre voxel to the nearest outside voxel: 5 city-block steps, 3 king steps, sqrt(13)
+    assert got["manhattan"]["dzm_lde_2D"] == pytest.approx((1 + 5**2) / 2)
+    assert got["chebyshev"]["dzm_lde_2D"] == pytest.approx((1 + 3**2) / 2)
+    assert 3 < np.sqrt(2 * got["euclidean"]["dzm_lde_2D"] - 1) < 5
+    with pytest.raises(FeatureComputationError, match="distance metric"):
+        run("gldzm", q, roi, 2, SimpleNamespace(gldzm_distance_metric="cosine"))
+
+
+def test_texture_aggregations_setting():
+    q, roi = random_case(9)
+    full = run("glcm", q, roi, 4)
+    for name in ("glcm", "glrlm"):
+        avg = run(name, q, roi, 4, SimpleNamespace(texture_aggregations=("avg",)))
+        assert avg and all(t.endswith("_avg") for t in avg)
+        comb = run(name, q, roi, 4, SimpleNamespace(texture_aggregations="comb"))
+        assert comb and all(t.endswith("_comb") for t in comb)
+    assert all(full[t] == v for t, v in run("glcm", q, roi, 4).items())
+    with pytest.raises(FeatureComputationError, match="aggregation"):
+        run("glrlm", q, roi, 4, SimpleNamespace(texture_aggregations=("mean",)))
 
 
 def test_ngtdm_and_ngldm_match_loop_neighbourhoods():

@@ -33,6 +33,7 @@ __all__ = [
     "TextureInput",
     "prepare",
     "texture_dims",
+    "texture_aggregations",
     "setting",
     "directions_2d",
     "directions_3d",
@@ -68,6 +69,28 @@ def texture_dims(settings) -> tuple[str, ...]:
             fix=f"use a subset of {list(ALL_DIMS)}",
         )
     return dims
+
+
+def texture_aggregations(settings) -> tuple[str, ...]:
+    """Which GLCM/GLRLM aggregations to emit: ``avg`` (features averaged over directions),
+    ``comb`` (direction matrices merged), or both (the default)."""
+    aggs = setting(settings, "texture_aggregations", ("avg", "comb"))
+    if isinstance(aggs, str):
+        aggs = (aggs,)
+    aggs = tuple(aggs)
+    bad = [a for a in aggs if a not in ("avg", "comb")]
+    if bad or not aggs:
+        raise FeatureComputationError(
+            f"unknown or empty texture aggregation(s) {bad or aggs!r}",
+            fix="use a non-empty subset of ['avg', 'comb']",
+        )
+    return aggs
+
+
+def select_aggregations(groups: dict, settings) -> dict:
+    """Keep the ``*_avg`` / ``*_comb`` groups requested by ``settings.texture_aggregations``."""
+    aggs = texture_aggregations(settings)
+    return {k: v for k, v in groups.items() if k.rsplit("_", 1)[-1] in aggs}
 
 
 @dataclass(frozen=True)

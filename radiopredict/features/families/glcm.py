@@ -33,6 +33,7 @@ from radiopredict.features.families._texture import (
     emit,
     entropy2,
     prepare,
+    select_aggregations,
     setting,
     shifted,
     stack_features,
@@ -195,7 +196,8 @@ def compute(
     spacing
         Voxel spacing (z, y, x) in mm; unused (the GLCM is defined on the voxel grid).
     settings
-        Feature settings; reads ``texture_dims`` and ``glcm_distance``.
+        Feature settings; reads ``texture_dims``, ``texture_aggregations`` (``avg``,
+        ``comb``) and ``glcm_distance``.
     morph_roi
         Unused.
 
@@ -226,6 +228,10 @@ def compute(
         groups["3D_avg"] = p3
         groups["3D_comb"] = p3.sum(axis=0, keepdims=True)
     feats = stack_features(
-        groups, glcm_features, family="GLCM", levels=t.levels, n_levels=t.n_levels
+        select_aggregations(groups, settings),
+        glcm_features,
+        family="GLCM",
+        levels=t.levels,
+        n_levels=t.n_levels,
     )
     return emit(feats)

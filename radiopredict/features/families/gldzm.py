@@ -16,13 +16,15 @@ as distance 1. Aggregation suffixes: ``2D``, ``2_5D``, ``3D`` as for the GLSZM.
 from __future__ import annotations
 
 import numpy as np
-from scipy.ndimage import distance_transform_cdt
+from scipy.ndimage import distance_transform_cdt, distance_transform_edt
 
+from radiopredict.errors import FeatureComputationError
 from radiopredict.features.families._texture import (
     compact_axis,
     count_matrix,
     emit,
     prepare,
+    setting,
     stack_features,
     texture_dims,
     zone_features,
@@ -80,17 +82,37 @@ _NAMES = {
 
 _CROSS_2D = np.zeros((3, 3, 3), dtype=bool)
 _CROSS_2D[1] = [[0, 1, 0], [1, 1, 1], [0, 1, 0]]
+_SQUARE_2D = np.zeros((3, 3, 3), dtype=bool)
+_SQUARE_2D[1] = True
 
 
-def border_distance(mask: np.ndarray, *, in_plane: bool) -> np.ndarray:
-    """City-block distance of each mask voxel to the nearest voxel outside the mask.
+_METRICS = ("manhattan", "chebyshev", "euclidean")
+
+
+def border_distance(mask: np.ndarray, *, in_plane: bool, metric: str = "manhattan") -> np.ndarray:
+    """Distance of each mask voxel to the nearest voxel outside the mask, in voxels.
 
     Voxels beyond the array count as outside, so border voxels have distance 1 and voxels
     outside the mask 0. With ``in_plane`` the distance is measured within each z slice.
+    ``metric`` is ``"manhattan"`` (city-block, the IBSI definition), ``"chebyshev"`` or
+    ``"euclidean"``.
     """
+    if metric not in _METRICS:
+        raise FeatureComputationError(
+            f"GLDZM: unknown distance metric {metric!r}", fix=f"use one of {list(_METRICS)}"
+        )
     padded = np.pad(np.asarray(mask, dtype=bool), 1)
-    metric = _CROSS_2D if in_plane else "taxicab"
-    dist = distance_transform_cdt(padded, metric=metric)
+    if metric == "euclidean":
+        # a huge z step keeps the nearest outside voxel within the slice for 2-D distances
+        sampling = (1.0e6, 1.0, 1.0) if in_plane else (1.0, 1.0, 1.0)
+        dist = distance_transform_edt(padded, sampling=sampling)
+    elif in_plane:
+        structure = _CROSS_2D if metric == "manhattan" else _SQUARE_2D
+        dist = distance_transform_cdt(padded, metric=structure)
+    else:
+        dist = distance_transform_cdt(
+            padded, metric="taxicab" if metric == "manhattan" else "chessboard"
+        )
     return dist[1:-1, 1:-1, 1:-1]
 
 
@@ -100,11 +122,13 @@ def _features(
     return zone_features(m, i_vals=i_vals, j_vals=j_vals, n_voxels=n_voxels, names=_NAMES)
 
 
-def _zone_distances(t, *, in_plane: bool):
+def _zone_distances(t, *, in_plane: bool, metric: str):
     code, size, z, flat_idx, zone = zone_table(t.codes, in_plane=in_plane)
-    dist = border_distance(t.morph, in_plane=in_plane).ravel()[flat_idx]
-    zone_dist = np.full(len(code), np.iinfo(np.int64).max, dtype=np.int64)
-    np.minimum.at(zone_dist, zone, np.maximum(dist, 1).astype(np.int64))
+    dist = border_distance(t.morph, in_plane=in_plane, metric=metric).ravel()[flat_idx]
+    dist = np.maximum(dist, 1)
+    big = np.inf if dist.dtype.kind == "f" else np.iinfo(dist.dtype).max
+    zone_dist = np.full(len(code), big, dtype=dist.dtype)
+    np.minimum.at(zone_dist, zone, dist)
     return code, size, z, zone_dist
 
 
@@ -120,8 +144,9 @@ def compute(
     """GLDZM features of a discretised ROI, keyed by IBSI tag (``dzm_sde_3D``...).
 
     Parameters are those of :func:`radiopredict.features.families.glcm.compute`;
-    ``morph_roi`` (default ``roi``) defines the distance to the ROI edge, and only
-    ``settings.texture_dims`` is read.
+    ``morph_roi`` (default ``roi``) defines the distance to the ROI edge. Reads
+    ``settings.texture_dims`` and ``settings.gldzm_distance_metric`` (``"manhattan"``, the IBSI
+    city-block distance, by default; ``"chebyshev"`` or ``"euclidean"`` on request).
 
     Raises
     ------
@@ -129,13 +154,14 @@ def compute(
         Bad inputs.
     """
     dims = texture_dims(settings)
+    metric = str(setting(settings, "gldzm_distance_metric", "manhattan"))
     morph = roi if morph_roi is None else morph_roi
     t = prepare(q, roi, n_levels, family="GLDZM", pad=0, morph_roi=morph)
     n = len(t.levels)
     nz = t.codes.shape[0]
     feats: dict[str, dict[str, float]] = {}
     if "2D" in dims or "2_5D" in dims:
-        code, size, z, zd = _zone_distances(t, in_plane=True)
+        code, size, z, zd = _zone_distances(t, in_plane=True, metric=metric)
         j_vals, j_idx = compact_axis(zd)
         d2 = count_matrix(z, code, j_idx, nz, n, len(j_vals))
         nv = np.bincount(z, weights=size, minlength=nz)
@@ -152,7 +178,7 @@ def compute(
             )
         )
     if "3D" in dims:
-        code, size, _, zd = _zone_distances(t, in_plane=False)
+        code, size, _, zd = _zone_distances(t, in_plane=False, metric=metric)
         j_vals, j_idx = compact_axis(zd)
         d3 = count_matrix(np.zeros_like(code), code, j_idx, 1, n, len(j_vals))
         feats.update(

@@ -27,6 +27,7 @@ from radiopredict.features.families._texture import (
     directions_3d,
     emit,
     prepare,
+    select_aggregations,
     stack_features,
     texture_dims,
     zone_features,
@@ -147,8 +148,9 @@ def compute(
 ) -> dict[str, float]:
     """GLRLM features of a discretised ROI, keyed by IBSI tag (``rlm_sre_3D_avg``...).
 
-    Parameters are those of :func:`radiopredict.features.families.glcm.compute`; only
-    ``settings.texture_dims`` is read (runs always use the 13 unit directions).
+    Parameters are those of :func:`radiopredict.features.families.glcm.compute`; reads
+    ``settings.texture_dims`` and ``settings.texture_aggregations`` (runs always use the 13
+    unit directions).
 
     Raises
     ------
@@ -195,5 +197,11 @@ def compute(
         r3 = np.concatenate([r_planar, r_out], axis=0)
         groups["3D_avg"] = r3
         groups["3D_comb"] = r3.sum(axis=0, keepdims=True)
-    feats = stack_features(groups, _features, family="GLRLM", i_vals=t.levels, j_vals=j_vals)
+    feats = stack_features(
+        select_aggregations(groups, settings),
+        _features,
+        family="GLRLM",
+        i_vals=t.levels,
+        j_vals=j_vals,
+    )
     return emit(feats)
