@@ -9,10 +9,11 @@ The joint probability is :math:`p_{ij} = M_{ij} / \sum M`, with marginals
 :math:`p_{i-j,k} = \sum_{|i-j| = k} p_{ij}` and the cross-diagonal probability
 :math:`p_{i+j,k} = \sum_{i+j = k} p_{ij}`. :math:`N_g` is the number of discretisation levels.
 
-Aggregation (tag suffixes): ``2D_avg`` (one matrix per slice and in-plane direction, features
-averaged), ``2D_comb`` (per slice, the 4 direction matrices merged), ``2_5D_avg`` (per in-plane
-direction, merged over slices), ``2_5D_comb`` (all in-plane matrices merged), ``3D_avg`` (13
-volumetric directions, features averaged) and ``3D_comb`` (the 13 matrices merged).
+Aggregation (tag suffixes, IBSI codes): ``2D_avg`` (BTW3: one matrix per slice and in-plane
+direction, features averaged), ``2D_comb`` (SUJT: per slice, the 4 direction matrices merged),
+``2_5D_avg`` (JJUI: per in-plane direction, merged over slices), ``2_5D_comb`` (ZW7Z: all
+in-plane matrices merged), ``3D_avg`` (ITBB: 13 volumetric directions, features averaged) and
+``3D_comb`` (IAZD: the 13 matrices merged). The distance is IBSI's PVMT.
 
 Documented values where IBSI's formula is 0/0: a matrix with a single grey level has
 correlation 1 and informational measures of correlation 0.

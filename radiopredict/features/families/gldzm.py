@@ -10,7 +10,7 @@ d_{ij}/N_s` and the marginal sums :math:`d_{i.}`, :math:`d_{.j}`, the features b
 
 The distance map is computed on the morphological mask (the mask before resegmentation) when
 one is given, else on the intensity mask; a zone voxel outside the morphological mask counts
-as distance 1. Aggregation suffixes: ``2D``, ``2_5D``, ``3D`` as for the GLSZM.
+as distance 1. Aggregation suffixes: ``2D`` (8QNN), ``2_5D`` (62GR), ``3D`` (KOBO) as for the GLSZM.
 """
 
 from __future__ import annotations

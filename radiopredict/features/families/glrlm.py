@@ -8,8 +8,8 @@ r_{ij}` runs, :math:`N_v` voxels, :math:`p_{ij} = r_{ij}/N_s`, the marginal sums
 When matrices are merged, :math:`N_v` is the sum of the voxel counts of the merged matrices
 (:math:`N_v = \sum_{ij} j\, r_{ij}`).
 
-Aggregation suffixes are those of the GLCM: ``2D_avg``, ``2D_comb``, ``2_5D_avg``,
-``2_5D_comb``, ``3D_avg``, ``3D_comb``.
+Aggregation suffixes are those of the GLCM: ``2D_avg`` (BTW3), ``2D_comb`` (SUJT),
+``2_5D_avg`` (JJUI), ``2_5D_comb`` (ZW7Z), ``3D_avg`` (ITBB), ``3D_comb`` (IAZD).
 
 Runs are found without per-voxel loops: the ROI box is sheared so that each line along
 :math:`\mathbf{m}` becomes a row of a dense array (rows separated by a zero), and runs are the

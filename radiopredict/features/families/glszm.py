@@ -6,8 +6,8 @@ of grey level :math:`i` and size (voxel count) :math:`j`. With :math:`N_s = \sum
 zones, :math:`N_v` ROI voxels, :math:`p_{ij} = s_{ij}/N_s` and the marginal sums
 :math:`s_{i.}`, :math:`s_{.j}`, the features below follow.
 
-Aggregation suffixes: ``2D`` (one matrix per slice, features averaged over slices), ``2_5D``
-(slice matrices merged) and ``3D`` (volumetric zones).
+Aggregation suffixes: ``2D`` (8QNN: one matrix per slice, features averaged over slices),
+``2_5D`` (62GR: slice matrices merged) and ``3D`` (KOBO: volumetric zones).
 
 Zones of all grey levels are labelled in one pass with :func:`skimage.measure.label` (which
 connects equal non-zero values); for 2-D zones an empty slice is interleaved between the image

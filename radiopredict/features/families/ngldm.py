@@ -8,7 +8,8 @@ dependence count of the voxel is :math:`j = 1 +` the number of dependent neighbo
 :math:`N_s = \sum_{ij} s_{ij}`, :math:`N_v` ROI voxels, :math:`p_{ij} = s_{ij}/N_s` and the
 marginal sums :math:`s_{i.}`, :math:`s_{.j}`, the features below follow.
 
-Aggregation suffixes: ``2D`` (per slice, features averaged), ``2_5D`` (slices merged), ``3D``.
+Aggregation suffixes: ``2D`` (8QNN: per slice, features averaged), ``2_5D`` (62GR: slices
+merged), ``3D`` (KOBO).
 
 Dependence counts are accumulated with one vectorised comparison of the ROI box with each
 shifted copy (26 shifts for :math:`\delta = 1` in 3-D, the in-plane 8 reused for 2-D).

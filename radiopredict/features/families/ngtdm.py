@@ -8,8 +8,8 @@ neighbours within Chebyshev distance :math:`\delta` (default 1: 8 in-plane neigh
 :math:`N_{g,p}` is the number of grey levels with :math:`p_i > 0`. Double sums run over levels
 with :math:`p_i > 0` and :math:`p_j > 0`.
 
-Aggregation suffixes: ``2D`` (per slice with in-plane neighbourhoods, features averaged over
-slices), ``2_5D`` (the per-slice :math:`s_i, n_i` merged) and ``3D``.
+Aggregation suffixes: ``2D`` (8QNN: per slice with in-plane neighbourhoods, features averaged
+over slices), ``2_5D`` (62GR: the per-slice :math:`s_i, n_i` merged) and ``3D`` (KOBO).
 
 Documented values where IBSI's formula is 0/0 (a single grey level, or no grey-tone
 difference): coarseness :math:`10^6`, contrast, busyness and strength 0.
