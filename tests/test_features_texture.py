@@ -442,3 +442,16 @@ def test_bad_inputs_raise_clear_errors():
         run("glcm", q[0], roi[0], 2)
     with pytest.raises(ValueError):  # FeatureComputationError is a ValueError too
         run("glcm", q[0], roi[0], 2)
+
+
+def test_memory_budgets_split_work_without_changing_values(phantom, monkeypatch):
+    q, roi, _ = phantom
+    ref = {name: run(name, q, roi, 6) for name in FAMILIES}
+    glcm = family("glcm")
+    monkeypatch.setattr(glcm, "MATRIX_BUDGET", 1)  # one slice per slab
+    monkeypatch.setattr(tx, "ELEMENT_BUDGET", 1)  # one matrix per feature call
+    for name in FAMILIES:
+        got = run(name, q, roi, 6)
+        assert got.keys() == ref[name].keys()
+        for tag, value in ref[name].items():
+            assert got[tag] == pytest.approx(value, rel=1e-12, abs=1e-15), tag

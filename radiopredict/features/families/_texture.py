@@ -41,6 +41,8 @@ __all__ = [
     "shifted",
     "entropy2",
     "stack_features",
+    "FeatureAverager",
+    "ELEMENT_BUDGET",
     "zone_features",
     "emit",
     "ALL_DIMS",
@@ -279,6 +281,86 @@ def entropy2(p: np.ndarray, axis) -> np.ndarray:
     return -t.sum(axis=axis) / _LN2
 
 
+#: Most matrix elements handled by one vectorised feature call; larger stacks are split so that
+#: the temporaries of the feature formulas stay bounded (about 16 MB per float64 temporary).
+ELEMENT_BUDGET = 2_000_000
+
+
+class FeatureAverager:
+    """Mean features over the non-empty matrices of named groups, in bounded vectorised calls.
+
+    Matrices are queued with :meth:`add` (a group may be added in several parts, e.g. slabs of
+    slices) and evaluated in batches of at most :data:`ELEMENT_BUDGET` elements with one call of
+    ``feature_fn(stack, **kwargs, **extra_arrays) -> {stem: (K,) array}`` per batch.
+    """
+
+    def __init__(self, feature_fn: Callable[..., dict[str, np.ndarray]], *, family: str, **kwargs):
+        self.feature_fn = feature_fn
+        self.family = family
+        self.kwargs = kwargs
+        self.names: list[str] = []
+        self.sums: dict[str, np.ndarray] = {}
+        self.counts: dict[str, int] = {}
+        self.stems: list[str] | None = None
+        self._pending: list[tuple[str, np.ndarray, dict[str, np.ndarray]]] = []
+        self._pending_size = 0
+
+    def add(self, name: str, stack, **extra) -> None:
+        """Queue a ``(K, n_i, n_j)`` stack for group ``name`` (empty matrices are skipped)."""
+        if name not in self.counts:
+            self.names.append(name)
+            self.counts[name] = 0
+        m = np.asarray(stack, dtype=np.float64)
+        keep = m.reshape(m.shape[0], -1).any(axis=1)
+        if not keep.any():
+            return
+        m = m[keep]
+        ext = {k: np.asarray(v, dtype=np.float64)[keep] for k, v in extra.items()}
+        step = max(1, ELEMENT_BUDGET // max(1, m[0].size))
+        for a in range(0, len(m), step):
+            part = m[a : a + step]
+            self._pending.append((name, part, {k: v[a : a + step] for k, v in ext.items()}))
+            self._pending_size += part.size
+            if self._pending_size >= ELEMENT_BUDGET:
+                self._flush()
+
+    def _flush(self) -> None:
+        if not self._pending:
+            return
+        stack = np.concatenate([p[1] for p in self._pending], axis=0)
+        keys = self._pending[0][2].keys()
+        ext = {k: np.concatenate([p[2][k] for p in self._pending]) for k in keys}
+        feats = self.feature_fn(stack, **self.kwargs, **ext)
+        if self.stems is None:
+            self.stems = list(feats)
+        table = np.stack([np.asarray(feats[k], dtype=np.float64) for k in self.stems])
+        pos = 0
+        for name, part, _ in self._pending:
+            k = len(part)
+            total = table[:, pos : pos + k].sum(axis=1)
+            self.sums[name] = self.sums[name] + total if name in self.sums else total
+            self.counts[name] += k
+            pos += k
+        self._pending = []
+        self._pending_size = 0
+
+    def result(self) -> dict[str, dict[str, float]]:
+        """``name -> {stem: mean}``; raises when a group has no non-empty matrix."""
+        self._flush()
+        out: dict[str, dict[str, float]] = {}
+        for name in self.names:
+            if self.counts[name] == 0:
+                raise FeatureComputationError(
+                    f"{self.family}: every {name} matrix is empty (the ROI has no voxel pair, "
+                    "run or zone in that aggregation), so its features are undefined",
+                    fix="use a larger ROI or leave this texture dimension out of "
+                    "FeatureSettings.texture_dims",
+                )
+            means = self.sums[name] / self.counts[name]
+            out[name] = dict(zip(self.stems, means.tolist(), strict=True))
+        return out
+
+
 def stack_features(
     groups: dict[str, Iterable[np.ndarray] | np.ndarray],
     feature_fn: Callable[..., dict[str, np.ndarray]],
@@ -287,7 +369,7 @@ def stack_features(
     extra: dict[str, dict[str, np.ndarray]] | None = None,
     **kwargs,
 ) -> dict[str, dict[str, float]]:
-    """Compute features of several groups of matrices in one vectorised call and average.
+    """Compute the mean features of each group of matrices with vectorised calls.
 
     Parameters
     ----------
@@ -302,33 +384,10 @@ def stack_features(
         Optional per-group arrays of length K passed to ``feature_fn`` by keyword (e.g. the
         number of voxels of each matrix).
     """
-    names = list(groups)
-    mats, sizes, extras = [], [], {}
-    for name in names:
-        m = np.asarray(groups[name], dtype=np.float64)
-        keep = m.reshape(m.shape[0], -1).sum(axis=1) > 0
-        if not keep.any():
-            raise FeatureComputationError(
-                f"{family}: every {name} matrix is empty (the ROI has no voxel pair, run or "
-                "zone in that aggregation), so its features are undefined",
-                fix="use a larger ROI or leave this texture dimension out of "
-                "FeatureSettings.texture_dims",
-            )
-        mats.append(m[keep])
-        sizes.append(int(keep.sum()))
-        for key, arr in (extra or {}).get(name, {}).items():
-            extras.setdefault(key, []).append(np.asarray(arr, dtype=np.float64)[keep])
-    stack = np.concatenate(mats, axis=0)
-    ext = {k: np.concatenate(v) for k, v in extras.items()}
-    feats = feature_fn(stack, **kwargs, **ext)
-    starts = np.cumsum([0] + sizes[:-1])
-    stems = list(feats)
-    table = np.stack([np.asarray(feats[k], dtype=np.float64) for k in stems])  # (F, K)
-    means = np.add.reduceat(table, starts, axis=1) / np.asarray(sizes, dtype=np.float64)
-    out: dict[str, dict[str, float]] = {}
-    for g, name in enumerate(names):
-        out[name] = dict(zip(stems, means[:, g].tolist(), strict=True))
-    return out
+    avg = FeatureAverager(feature_fn, family=family, **kwargs)
+    for name, stack in groups.items():
+        avg.add(name, stack, **(extra or {}).get(name, {}))
+    return avg.result()
 
 
 def emit(per_suffix: dict[str, dict[str, float]]) -> dict[str, float]:

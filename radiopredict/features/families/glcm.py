@@ -25,9 +25,12 @@ the key for the per-slice matrices).
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from radiopredict.features.families._texture import (
+    FeatureAverager,
     TextureInput,
     directions_2d,
     directions_3d,
@@ -37,7 +40,7 @@ from radiopredict.features.families._texture import (
     select_aggregations,
     setting,
     shifted,
-    stack_features,
+    texture_aggregations,
     texture_dims,
 )
 from radiopredict.features.registry import FeatureDef, register
@@ -45,6 +48,9 @@ from radiopredict.features.registry import FeatureDef, register
 __all__ = ["compute", "glcm_matrices", "glcm_features", "FEATURES"]
 
 FAMILY = "glcm"
+
+#: Most elements of the per-slice 2-D matrices held at once (64 MB of float64).
+MATRIX_BUDGET = 8_000_000
 
 _DEFS = [
     ("cm_joint_max", "GYBY", "Joint maximum", r"F = \max_{i,j} p_{ij}", "Probability of the most frequent grey-level pair."),
@@ -208,18 +214,29 @@ def compute(
         Bad inputs, or an aggregation whose matrices are all empty (no voxel pair).
     """
     dims = texture_dims(settings)
+    aggs = texture_aggregations(settings)
     dist = int(setting(settings, "glcm_distance", 1))
     t = prepare(q, roi, n_levels, family="GLCM", pad=dist)
     n = len(t.levels)
-    groups: dict[str, np.ndarray] = {}
+    nz = t.codes.shape[0] - 2 * t.pad
+    avg = FeatureAverager(glcm_features, family="GLCM", levels=t.levels, n_levels=t.n_levels)
     in_plane = directions_2d(dist)
     if "2D" in dims:
-        p2 = glcm_matrices(t, in_plane, per_slice=True)  # (4, nz, n, n)
-        groups["2D_avg"] = p2.reshape(-1, n, n)
-        groups["2D_comb"] = p2.sum(axis=0)
-        p_planar = p2.sum(axis=1)
+        # per-slice matrices, built for slabs of slices so that memory stays bounded
+        slab = max(1, MATRIX_BUDGET // (len(in_plane) * n * n))
+        p_planar = np.zeros((len(in_plane), n, n))
+        for z0 in range(0, nz, slab):
+            z1 = min(nz, z0 + slab)
+            sub = replace(t, codes=t.codes[z0 : z1 + 2 * t.pad])
+            p2 = glcm_matrices(sub, in_plane, per_slice=True)  # (4, slices, n, n)
+            if "avg" in aggs:
+                avg.add("2D_avg", p2.reshape(-1, n, n))
+            if "comb" in aggs:
+                avg.add("2D_comb", p2.sum(axis=0))
+            p_planar += p2.sum(axis=1)
     elif "2_5D" in dims or "3D" in dims:
         p_planar = glcm_matrices(t, in_plane, per_slice=False)
+    groups: dict[str, np.ndarray] = {}
     if "2_5D" in dims:
         groups["2_5D_avg"] = p_planar
         groups["2_5D_comb"] = p_planar.sum(axis=0, keepdims=True)
@@ -228,11 +245,7 @@ def compute(
         p3 = np.concatenate([p_planar, p_out], axis=0)
         groups["3D_avg"] = p3
         groups["3D_comb"] = p3.sum(axis=0, keepdims=True)
-    feats = stack_features(
-        select_aggregations(groups, settings),
-        glcm_features,
-        family="GLCM",
-        levels=t.levels,
-        n_levels=t.n_levels,
-    )
+    for name, stack in select_aggregations(groups, settings).items():
+        avg.add(name, stack)
+    feats = avg.result()
     return emit(feats)
