@@ -413,3 +413,13 @@ def test_cox_recovers_every_sign_and_interaction_n300(tmp_path):
         reduced = CoxPHFitter().fit(d.drop(columns="treatment_x_z_heterogeneity"), "time", "event")
     lr = 2 * (full.log_likelihood_ - reduced.log_likelihood_)
     assert chi2.sf(lr, 1) < 0.05
+
+
+def test_no_censoring_and_progress_bar(tmp_path):
+    make_synthetic_cohort(tmp_path, n_patients=4, seed=5, censoring=0.0, progress=True)
+    truth = load_synthetic_ground_truth(tmp_path)
+    assert (truth["event"] == 1).all()
+    assert np.isinf(truth["censor_time"]).all()
+    info = json.loads((tmp_path / "synthetic_info.json").read_text())
+    assert info["censoring"]["rate_per_month"] == 0.0
+    assert info["censoring"]["observed_fraction"] == 0.0
