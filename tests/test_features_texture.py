@@ -358,6 +358,8 @@ def test_texture_dims_and_distance_settings():
     assert out and all(t.endswith(("_3D_avg", "_3D_comb")) for t in out)
     full = run("glcm", q, roi, 4)
     assert all(full[t] == out[t] for t in out)
+    alias = run("glszm", q, roi, 4, SimpleNamespace(texture_dims=("2.5D",)))
+    assert list(alias) == [t for t in run("glszm", q, roi, 4) if t.endswith("_2_5D")]
     far = run("glcm", q, roi, 4, SimpleNamespace(texture_dims=("3D",), glcm_distance=2))
     assert far["cm_contrast_3D_avg"] != out["cm_contrast_3D_avg"]
     ngl = run("ngldm", q, roi, 4, SimpleNamespace(texture_dims=("3D",), ngldm_alpha=1))

@@ -63,7 +63,7 @@ def texture_dims(settings) -> tuple[str, ...]:
     dims = setting(settings, "texture_dims", ALL_DIMS)
     if isinstance(dims, str):
         dims = (dims,)
-    dims = tuple(dims)
+    dims = tuple(str(d).replace(".", "_") for d in dims)  # "2.5D" is an alias of "2_5D"
     bad = [d for d in dims if d not in ALL_DIMS]
     if bad:
         raise FeatureComputationError(
