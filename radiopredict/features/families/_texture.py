@@ -49,6 +49,7 @@ __all__ = [
 ]
 
 ALL_DIMS = ("2D", "2_5D", "3D")
+_LUT_MAX_LEVELS = 1 << 22
 _LN2 = np.log(2.0)
 
 
@@ -206,14 +207,23 @@ def prepare(
             "starting at 1",
         )
     qb = q[box].astype(np.int64, copy=False)
-    present = np.zeros(n_levels + 1, dtype=bool)
-    present[qb[rb]] = True
-    levels = np.flatnonzero(present).astype(np.float64)
-    lut = np.zeros(n_levels + 1, dtype=np.int32)
-    lut[present] = np.arange(1, len(levels) + 1, dtype=np.int32)
+    vals = qb[rb]
+    if n_levels <= _LUT_MAX_LEVELS:  # linear-time coding through a lookup table
+        present = np.zeros(n_levels + 1, dtype=bool)
+        present[vals] = True
+        levels = np.flatnonzero(present).astype(np.float64)
+        lut = np.zeros(n_levels + 1, dtype=np.int32)
+        lut[present] = np.arange(1, len(levels) + 1, dtype=np.int32)
+        coded = lut[vals]
+    else:  # very many levels: sort instead of a huge table
+        uniq, inv = np.unique(vals, return_inverse=True)
+        levels = uniq.astype(np.float64)
+        coded = (inv.reshape(-1) + 1).astype(np.int32)
     codes = np.zeros(tuple(s + 2 * pad for s in qb.shape), dtype=np.int32)
     inner = tuple(slice(pad, pad + s) for s in qb.shape)
-    codes[inner] = np.where(rb, lut[np.where(rb, qb, 0)], 0)
+    box_codes = np.zeros(qb.shape, dtype=np.int32)
+    box_codes[rb] = coded
+    codes[inner] = box_codes
     morph = None
     if morph_roi is not None:
         morph = np.zeros(codes.shape, dtype=bool)
