@@ -9,7 +9,8 @@ Conventions used by every texture module:
   true values, so the compact coding only keeps the matrices small.
 * Texture matrices are stacked as ``(K, n_i, n_j)`` arrays together with the value vectors
   ``i_vals`` and ``j_vals`` of their axes, so that the features of every slice, direction and
-  aggregation are computed in one vectorised call.
+  aggregation are computed together in vectorised calls (:class:`FeatureAverager` batches them
+  so that no call handles more than :data:`ELEMENT_BUDGET` matrix elements).
 * Aggregation follows IBSI-1 section 3.1: ``2D`` (per slice, features averaged over slices),
   ``2_5D`` (matrices merged over slices) and ``3D`` (one volume); for GLCM and GLRLM the ``avg``
   variants average features over directions and the ``comb`` variants merge the matrices of all
@@ -45,6 +46,13 @@ __all__ = [
     "ELEMENT_BUDGET",
     "zone_features",
     "emit",
+    "select_aggregations",
+    "bounding_box",
+    "compact_axis",
+    "count_matrix",
+    "zones",
+    "zone_table",
+    "box_sums",
     "ALL_DIMS",
 ]
 
