@@ -1,0 +1,256 @@
+"""IBSI-2 phase-1 response maps (within 1 % of each reference map's range) and exact crops."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+sitk = pytest.importorskip("SimpleITK")
+
+from radiopredict.errors import ConfigError  # noqa: E402
+from radiopredict.features.filters import (  # noqa: E402
+    FilterSpec,
+    apply_filter,
+    filter_array,
+    filter_image_crop,
+)
+
+PI = np.pi
+# test id -> (phantom, filter settings), from the IBSI-2 reference manual (arXiv 2006.05470)
+CONFIGS = {
+    "1_a_1": ("checkerboard", dict(kind="mean", boundary="constant", support=15)),
+    "1_a_2": ("checkerboard", dict(kind="mean", boundary="nearest", support=15)),
+    "1_a_3": ("checkerboard", dict(kind="mean", boundary="periodic", support=15)),
+    "1_a_4": ("checkerboard", dict(kind="mean", boundary="mirror", support=15)),
+    "1_b_1": ("impulse", dict(kind="mean", boundary="constant", support=15, dims="2D")),
+    "2_a": ("impulse", dict(kind="log", boundary="constant", sigma_mm=3.0)),
+    "2_b": ("checkerboard", dict(kind="log", boundary="mirror", sigma_mm=5.0)),
+    "2_c": ("checkerboard", dict(kind="log", boundary="mirror", sigma_mm=5.0, dims="2D")),
+    "3_a_1": ("impulse", dict(kind="laws", boundary="constant", kernels="E5L5S5")),
+    "3_a_2": (
+        "impulse",
+        dict(kind="laws", boundary="constant", kernels="E5L5S5", rotation_invariant=True),
+    ),
+    "3_a_3": (
+        "impulse",
+        dict(
+            kind="laws",
+            boundary="constant",
+            kernels="E5L5S5",
+            rotation_invariant=True,
+            energy_distance=7,
+        ),
+    ),
+    "3_b_1": ("checkerboard", dict(kind="laws", boundary="mirror", kernels="E3W5R5")),
+    "3_b_2": (
+        "checkerboard",
+        dict(kind="laws", boundary="mirror", kernels="E3W5R5", rotation_invariant=True),
+    ),
+    "3_b_3": (
+        "checkerboard",
+        dict(
+            kind="laws",
+            boundary="mirror",
+            kernels="E3W5R5",
+            rotation_invariant=True,
+            energy_distance=7,
+        ),
+    ),
+    "3_c_1": ("checkerboard", dict(kind="laws", boundary="mirror", kernels="L5S5", dims="2D")),
+    "3_c_2": (
+        "checkerboard",
+        dict(kind="laws", boundary="mirror", kernels="L5S5", dims="2D", rotation_invariant=True),
+    ),
+    "3_c_3": (
+        "checkerboard",
+        dict(
+            kind="laws",
+            boundary="mirror",
+            kernels="L5S5",
+            dims="2D",
+            rotation_invariant=True,
+            energy_distance=7,
+        ),
+    ),
+    "4_a_1": (
+        "impulse",
+        dict(
+            kind="gabor",
+            boundary="constant",
+            sigma_mm=10.0,
+            wavelength_mm=4.0,
+            gamma=0.5,
+            theta=PI / 3,
+            dims="2D",
+        ),
+    ),
+    "4_a_2": (
+        "impulse",
+        dict(
+            kind="gabor",
+            boundary="constant",
+            sigma_mm=10.0,
+            wavelength_mm=4.0,
+            gamma=0.5,
+            theta_step=PI / 4,
+            rotation_invariant=True,
+            pooling="average",
+        ),
+    ),
+    "4_b_1": (
+        "sphere",
+        dict(
+            kind="gabor",
+            boundary="mirror",
+            sigma_mm=20.0,
+            wavelength_mm=8.0,
+            gamma=2.5,
+            theta=5 * PI / 4,
+            dims="2D",
+        ),
+    ),
+    "4_b_2": (
+        "sphere",
+        dict(
+            kind="gabor",
+            boundary="mirror",
+            sigma_mm=20.0,
+            wavelength_mm=8.0,
+            gamma=2.5,
+            theta_step=PI / 8,
+            rotation_invariant=True,
+            pooling="average",
+        ),
+    ),
+    "5_a_1": ("impulse", dict(kind="wavelet", boundary="constant", wavelet="db2", response="LHL")),
+    "5_a_2": (
+        "impulse",
+        dict(
+            kind="wavelet",
+            boundary="constant",
+            wavelet="db2",
+            response="LHL",
+            rotation_invariant=True,
+            pooling="average",
+        ),
+    ),
+    "6_a_1": ("sphere", dict(kind="wavelet", boundary="periodic", wavelet="coif1", response="HHL")),
+    "6_a_2": (
+        "sphere",
+        dict(
+            kind="wavelet",
+            boundary="periodic",
+            wavelet="coif1",
+            response="HHL",
+            rotation_invariant=True,
+            pooling="average",
+        ),
+    ),
+    "7_a_1": (
+        "checkerboard",
+        dict(
+            kind="wavelet",
+            boundary="mirror",
+            wavelet="haar",
+            response="LLL",
+            level=2,
+            rotation_invariant=True,
+            pooling="average",
+        ),
+    ),
+    "7_a_2": (
+        "checkerboard",
+        dict(
+            kind="wavelet",
+            boundary="mirror",
+            wavelet="haar",
+            response="HHH",
+            level=2,
+            rotation_invariant=True,
+            pooling="average",
+        ),
+    ),
+}
+SLOW = {"4_a_2", "4_b_2"}  # 8 and 16 orientations in three planes: ~10 s each on one core
+
+
+def _phantom(shared_data, name):
+    folder = shared_data / "ibsi2" / "digital_phantom" / "nifti" / name / "image"
+    return sitk.ReadImage(str(next(folder.iterdir())))
+
+
+@pytest.mark.parametrize(
+    "test_id",
+    [pytest.param(t, marks=pytest.mark.slow) if t in SLOW else t for t in CONFIGS],
+)
+def test_ibsi2_phase1_response_map(shared_data, test_id):
+    phantom, settings = CONFIGS[test_id]
+    image = _phantom(shared_data, phantom)
+    ref_path = shared_data / "ibsi2" / "reference" / "reference_response_maps"
+    ref = sitk.GetArrayFromImage(sitk.ReadImage(str(ref_path / f"{test_id}-ValidCRM.nii")))
+    ours = sitk.GetArrayFromImage(apply_filter(image, FilterSpec(**settings)))
+    tolerance = 0.01 * (float(ref.max()) - float(ref.min()))
+    assert np.abs(ours - ref).max() <= tolerance
+
+
+CROP_SPECS = [
+    FilterSpec(kind="mean", boundary="constant", support=5),
+    FilterSpec(kind="log", boundary="mirror", sigma_mm=2.0),
+    FilterSpec(kind="log", boundary="nearest", sigma_mm=1.5, dims="2D"),
+    FilterSpec(
+        kind="laws", boundary="mirror", kernels="L5E5E5", rotation_invariant=True, energy_distance=3
+    ),
+    FilterSpec(
+        kind="gabor",
+        boundary="mirror",
+        sigma_mm=2.0,
+        wavelength_mm=3.0,
+        gamma=1.5,
+        theta=PI / 4,
+        dims="2D",
+    ),
+    FilterSpec(kind="wavelet", boundary="periodic", wavelet="coif1", response="LLH"),
+    FilterSpec(kind="wavelet", boundary="mirror", wavelet="haar", response="HHL", level=2),
+]
+
+
+@pytest.mark.parametrize("spec", CROP_SPECS, ids=lambda s: s.name)
+def test_padded_crop_equals_full_image(shared_data, spec):
+    root = shared_data / "pyradiomics-cases"
+    image = sitk.ReadImage(str(root / "breast1_image.nrrd"), sitk.sitkFloat64)
+    boxes = [np.array([20, 24, 50, 58, 9, 11])]  # (L_x, U_x, L_y, U_y, L_z, U_z), inside
+    full = sitk.GetArrayFromImage(apply_filter(image, spec))
+    crop, lo, hi = filter_image_crop(image, boxes, spec)
+    assert np.any(hi - lo < np.array(image.GetSize()))  # it really is a crop
+    b = boxes[0]
+    sl = tuple(slice(b[2 * a], b[2 * a + 1] + 1) for a in (2, 1, 0))
+    sl_crop = tuple(slice(b[2 * a] - lo[a], b[2 * a + 1] + 1 - lo[a]) for a in (2, 1, 0))
+    ref, ours = full[sl], sitk.GetArrayFromImage(crop)[sl_crop]
+    rel = np.abs(ours - ref) / np.maximum(np.abs(ref), 1e-12 * np.abs(full).max())
+    assert rel.max() < 1e-6
+
+
+def test_bad_filter_settings():
+    with pytest.raises(ConfigError, match="unknown kind"):
+        FilterSpec(kind="sobel")
+    with pytest.raises(ConfigError, match="odd positive"):
+        FilterSpec(kind="mean", support=4)
+    with pytest.raises(ConfigError, match="unknown boundary"):
+        FilterSpec(kind="mean", support=3, boundary="zero")
+    with pytest.raises(ConfigError, match="one Laws kernel per axis"):
+        FilterSpec(kind="laws", kernels="L5E5")
+    with pytest.raises(ConfigError, match="unknown wavelet"):
+        FilterSpec(kind="wavelet", wavelet="db99", response="LLL")
+    with pytest.raises(ConfigError, match="letters L/H"):
+        FilterSpec(kind="wavelet", wavelet="haar", response="LXL")
+    with pytest.raises(ConfigError, match="sigma_mm"):
+        FilterSpec(kind="log", sigma_mm=0)
+    with pytest.raises(ConfigError, match="3D volume"):
+        filter_array(np.zeros((4, 4)), FilterSpec(kind="mean", support=3), (1.0, 1.0))
+
+
+def test_names_are_distinct_and_settings_round_trip():
+    names = {spec.name for spec in CROP_SPECS}
+    assert len(names) == len(CROP_SPECS)
+    for spec in CROP_SPECS:
+        assert FilterSpec(**spec.to_dict()) == spec
