@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import functools
 import logging
+import os
 import platform
 import statistics
 import sys
@@ -67,7 +68,14 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     ap.add_argument("--skip-pyradiomics", action="store_true")
+    ap.add_argument(
+        "--sitk-threads",
+        type=int,
+        default=1,
+        help="SimpleITK worker threads (pyradiomics' filters; 1 avoids oversubscription)",
+    )
     args = ap.parse_args(argv)
+    sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(args.sitk_threads)
 
     from radiopredict.features import FeatureSettings, compute_features
 
@@ -85,6 +93,7 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
         logging.getLogger("radiomics").setLevel(logging.ERROR)
         extractor = featureextractor.RadiomicsFeatureExtractor()  # defaults: binWidth 25, 3D
 
+    load_at_start = " ".join(f"{x:.1f}" for x in os.getloadavg())
     rows = []
     for case in CASES:
         image = sitk.ReadImage(str(args.data / f"{case}_image.nrrd"))
@@ -127,7 +136,8 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
         f"- Python {platform.python_version()}, numpy {np.__version__}, scipy {scipy.__version__}, "
         f"pyradiomics {pyrad_version}",
         f"- command: `{' '.join([Path(sys.executable).name, *sys.argv])}`",
-        f"- median of {args.repeats} runs per case after one warm-up run, seconds",
+        f"- median of {args.repeats} runs per case after one warm-up run, seconds; SimpleITK "
+        f"threads: {args.sitk_threads}; load average at start: {load_at_start}",
         "",
     ]
     fmt = table.copy()

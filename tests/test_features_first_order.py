@@ -181,3 +181,24 @@ def test_generated_features_page_is_up_to_date(repo_root):
     spec.loader.exec_module(gen)
     page = (repo_root / "docs" / "features.md").read_text()
     assert page == gen.render(), "docs/features.md is stale: run python docs/gen_features.py"
+
+
+@pytest.mark.parametrize(
+    ("where", "missing"),
+    [
+        ((5, 5, 5), {"glcm", "morph_pca_maj_axis", "morph_moran_i"}),
+        ((5, 5, slice(2, 9)), {"morph_vol_dens_aee", "morph_area_dens_aee"}),
+        ((5, slice(3, 8), slice(3, 9)), {"morph_vol_dens_aee"}),
+    ],
+    ids=["single-voxel", "line", "single-slice"],
+)
+def test_degenerate_rois_report_what_cannot_be_computed(where, missing):
+    img = np.random.default_rng(0).normal(100.0, 20.0, (10, 12, 12)).round()
+    mask = np.zeros(img.shape, np.uint8)
+    mask[where] = 1
+    s = FeatureSettings(texture_dims=("2D", "2_5D", "3D"))
+    with np.errstate(all="raise"):
+        out = compute_features(img, mask, s, spacing=(2.0, 1.0, 1.0))
+    assert missing <= set(out.attrs["not_computed"])
+    assert np.isfinite(out.to_numpy()).all()
+    assert "stat_mean" in out.index and "morph_volume" in out.index

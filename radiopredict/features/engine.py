@@ -4,9 +4,11 @@ The chain is the IBSI one: read image and mask -> interpolate onto the IBSI grid
 mask -> resegment into the intensity mask -> morphology, local intensity and intensity statistics
 on the grey values -> discretise -> intensity histogram, IVH and texture families.
 
-A feature that cannot be computed (a family module missing, a value that is not finite, such as
-the coefficient of variation of a zero-mean ROI) is left out of the Series and reported in
-``series.attrs["not_computed"]`` as ``{tag or family: reason}``; the Series never holds NaN.
+A feature that cannot be computed (a family module missing, a family undefined for the ROI, which
+its module signals with :class:`~radiopredict.errors.FeatureComputationError`, or a value that is
+not finite, such as the coefficient of variation of a zero-mean ROI or the principal axes of a
+single voxel) is left out of the Series and reported in ``series.attrs["not_computed"]`` as
+``{tag or family: reason}``; the Series never holds NaN.
 An ROI that is empty (from the start, after interpolation or after resegmentation) raises
 :class:`~radiopredict.errors.EmptyMaskError`.
 """
@@ -20,7 +22,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from radiopredict.errors import ConfigError, EmptyMaskError, GeometryMismatchError
+from radiopredict.errors import (
+    ConfigError,
+    EmptyMaskError,
+    FeatureComputationError,
+    GeometryMismatchError,
+)
 from radiopredict.features.families import load_family
 from radiopredict.features.preprocess import discretise, preprocess
 from radiopredict.features.settings import FeatureSettings
@@ -168,7 +175,10 @@ def compute_features(
         if mod is None:
             not_computed[name] = why
             return
-        out.update(fn(mod))
+        try:
+            out.update(fn(mod))
+        except FeatureComputationError as exc:  # the family is undefined for this ROI
+            not_computed[name] = str(exc)
         timings[name] = time.perf_counter() - t
 
     if "morphology" in fams:

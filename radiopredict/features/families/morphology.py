@@ -145,6 +145,12 @@ FEATURES = [
 register(*FEATURES)
 
 
+def _div(num: float, den: float) -> float:
+    """``num / den``, NaN (reported as not computed by the engine) when ``den`` is 0 or NaN."""
+    den = float(den)
+    return float(num) / den if den != 0.0 and np.isfinite(den) else float("nan")
+
+
 def _crop(mask: np.ndarray):
     nz = np.nonzero(mask)
     return tuple(slice(a.min(), a.max() + 1) for a in nz)
@@ -251,6 +257,11 @@ def compute(
     moran_geary_on
         Compute Moran's I and Geary's C.
     """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return _compute(image, morph_roi, int_roi, spacing, moran_geary_on)
+
+
+def _compute(image, morph_roi, int_roi, spacing, moran_geary_on) -> dict[str, float]:
     spacing = tuple(float(s) for s in spacing)
     verts, faces = mesh(morph_roi, spacing)
     vol, area = _mesh_volume_area(verts, faces)
@@ -259,41 +270,47 @@ def compute(
         "morph_volume": vol,
         "morph_vol_approx": n_vox * float(np.prod(spacing)),
         "morph_area_mesh": area,
-        "morph_av": area / vol,
-        "morph_comp_1": vol / (np.sqrt(np.pi) * area**1.5),
-        "morph_comp_2": 36.0 * np.pi * vol**2 / area**3,
-        "morph_sph_dispr": area / (36.0 * np.pi * vol**2) ** (1.0 / 3.0),
-        "morph_sphericity": (36.0 * np.pi * vol**2) ** (1.0 / 3.0) / area,
-        "morph_asphericity": (area**3 / (36.0 * np.pi * vol**2)) ** (1.0 / 3.0) - 1.0,
+        "morph_av": _div(area, vol),
+        "morph_comp_1": _div(vol, np.sqrt(np.pi) * area**1.5),
+        "morph_comp_2": _div(36.0 * np.pi * vol**2, area**3),
+        "morph_sph_dispr": _div(area, (36.0 * np.pi * vol**2) ** (1.0 / 3.0)),
+        "morph_sphericity": _div((36.0 * np.pi * vol**2) ** (1.0 / 3.0), area),
+        "morph_asphericity": _div(area**3, 36.0 * np.pi * vol**2) ** (1.0 / 3.0) - 1.0,
     }
     sp = np.asarray(spacing)
     pos_m = np.argwhere(morph_roi) * sp
     pos_i = np.argwhere(int_roi) * sp
     xi = image[int_roi].astype(np.float64)
     centre_geom = pos_m.mean(axis=0)
-    centre_int = (pos_i * xi[:, None]).sum(axis=0) / xi.sum()
+    total = xi.sum()
+    centre_int = (pos_i * xi[:, None]).sum(axis=0) / total if total != 0 else np.full(3, np.nan)
     out["morph_com"] = float(np.linalg.norm(centre_geom - centre_int))
-    hull = ConvexHull(verts)
+    hull = ConvexHull(verts)  # the mesh of any non-empty mask encloses a volume
     hv = verts[hull.vertices]
     out["morph_diam"] = float(pdist(hv).max()) if len(hv) > 1 else 0.0
-    evals = np.sort(np.linalg.eigvalsh(np.cov(pos_m, rowvar=False)))[::-1]
-    evals = np.clip(evals, 0.0, None)
-    lmaj, lmin, lleast = evals
+    nan = float("nan")
+    if n_vox >= 2:
+        evals = np.sort(np.linalg.eigvalsh(np.cov(pos_m, rowvar=False)))[::-1]
+        lmaj, lmin, lleast = np.clip(evals, 0.0, None)
+    else:  # the principal axes of a single voxel are undefined: reported as not computed
+        lmaj = lmin = lleast = nan
     out["morph_pca_maj_axis"] = 4.0 * np.sqrt(lmaj)
     out["morph_pca_min_axis"] = 4.0 * np.sqrt(lmin)
     out["morph_pca_least_axis"] = 4.0 * np.sqrt(lleast)
-    out["morph_pca_elongation"] = np.sqrt(lmin / lmaj)
-    out["morph_pca_flatness"] = np.sqrt(lleast / lmaj)
+    out["morph_pca_elongation"] = _div(np.sqrt(lmin), np.sqrt(lmaj))
+    out["morph_pca_flatness"] = _div(np.sqrt(lleast), np.sqrt(lmaj))
     ext = verts.max(axis=0) - verts.min(axis=0)
-    out["morph_vol_dens_aabb"] = vol / float(np.prod(ext))
-    out["morph_area_dens_aabb"] = area / float(
-        2.0 * (ext[0] * ext[1] + ext[0] * ext[2] + ext[1] * ext[2])
+    out["morph_vol_dens_aabb"] = _div(vol, np.prod(ext))
+    out["morph_area_dens_aabb"] = _div(
+        area, 2.0 * (ext[0] * ext[1] + ext[0] * ext[2] + ext[1] * ext[2])
     )
     a, b, c = 2.0 * np.sqrt(lmaj), 2.0 * np.sqrt(lmin), 2.0 * np.sqrt(lleast)
-    out["morph_vol_dens_aee"] = 3.0 * vol / (4.0 * np.pi * a * b * c)
-    out["morph_area_dens_aee"] = area / _ellipsoid_area(a, b, c)
-    out["morph_vol_dens_conv_hull"] = vol / float(hull.volume)
-    out["morph_area_dens_conv_hull"] = area / float(hull.area)
+    out["morph_vol_dens_aee"] = _div(3.0 * vol, 4.0 * np.pi * a * b * c)
+    out["morph_area_dens_aee"] = (
+        _div(area, _ellipsoid_area(a, b, c)) if a > 0 and b > 0 and c > 0 else nan
+    )
+    out["morph_vol_dens_conv_hull"] = _div(vol, hull.volume)
+    out["morph_area_dens_conv_hull"] = _div(area, hull.area)
     out["morph_integ_int"] = vol * float(xi.mean())
     if moran_geary_on:
         mi, gc = moran_geary(image, int_roi, spacing)
