@@ -144,7 +144,7 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     for col in fmt.columns:
         if col.endswith("_s"):
             fmt[col] = fmt[col].map(lambda v: f"{v:.3f}")
-    md = "\n".join(header) + _markdown(fmt) + "\n"
+    md = "\n".join(header) + "\n" + _markdown(fmt) + "\n"
     (args.out / "features.md").write_text(md)
     print(md)
     return table
