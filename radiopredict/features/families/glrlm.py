@@ -84,7 +84,10 @@ _NAMES = {
 
 
 def runs_along(
-    codes: np.ndarray, direction, coords: tuple[np.ndarray, ...] | None = None
+    codes: np.ndarray,
+    direction,
+    coords: tuple[np.ndarray, ...] | None = None,
+    vals: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """All runs of equal non-zero code along one direction.
 
@@ -94,8 +97,9 @@ def runs_along(
         int array (z, y, x), ``0`` outside the ROI.
     direction
         Step (dz, dy, dx) with entries in {-1, 0, 1}.
-    coords
-        ``np.nonzero(codes)``, when already known.
+    coords, vals
+        ``np.nonzero(codes)`` and ``codes[coords]``, when already known (they are shared by
+        the 13 directions).
 
     Returns
     -------
@@ -110,17 +114,22 @@ def runs_along(
     others = [b for b in range(3) if b != ax]
     if coords is None:
         coords = np.nonzero(codes)
-    vals = codes[coords]
+    if vals is None:
+        vals = codes[coords]
     t = coords[ax]
     n_ax = shape[ax]
     row = n_ax + 1  # one zero after each line separates it from the next
     extents = [shape[b] + (n_ax - 1 if m[b] != 0 else 0) for b in others]
-    flat = t.astype(np.int64)
+    size = extents[0] * extents[1] * row
+    idx_t = np.int32 if size < 2**31 else np.int64
+    t = t.astype(idx_t, copy=False)
+    flat = t.copy()
     for b, stride in zip(others, (extents[1] * row, row), strict=True):
-        off = (n_ax - 1) if m[b] > 0 else 0
-        flat = flat + (coords[b] - m[b] * t + off) * stride
+        mb = int(m[b])
+        off = (n_ax - 1) if mb > 0 else 0
+        flat += (coords[b].astype(idx_t, copy=False) - mb * t + off) * stride
     dtype = np.uint8 if vals.max(initial=0) < 256 else vals.dtype
-    v = np.zeros(extents[0] * extents[1] * row, dtype=dtype)
+    v = np.zeros(size, dtype=dtype)
     v[flat] = vals
     change = np.flatnonzero(v[1:] != v[:-1]) + 1
     starts = np.concatenate(([0], change))
@@ -162,10 +171,13 @@ def compute(
     codes = t.codes
     nz = codes.shape[0]
     n = len(t.levels)
-    coords = np.nonzero(codes)
-    planar = [runs_along(codes, m, coords) for m in directions_2d(1)]
+    coords = tuple(c.astype(np.int32) for c in np.nonzero(codes))
+    vals = codes[coords]
+    if vals.max() < 256:
+        vals = vals.astype(np.uint8)
+    planar = [runs_along(codes, m, coords, vals) for m in directions_2d(1)]
     volumetric = (
-        [runs_along(codes, m, coords) for m in directions_3d(1)[4:]] if "3D" in dims else []
+        [runs_along(codes, m, coords, vals) for m in directions_3d(1)[4:]] if "3D" in dims else []
     )
     all_len = np.concatenate([r[1] for r in planar + volumetric])
     j_vals, j_idx = compact_axis(all_len)
