@@ -78,7 +78,10 @@ def restricted_mean(survival: np.ndarray, times: np.ndarray, horizon: float) -> 
 
 
 def _arm_labels(treatment: pd.Series, control: Any) -> tuple[Any, list[Any]]:
-    arms = sorted(pd.unique(treatment.dropna()), key=lambda v: (str(type(v)), v))
+    # numpy scalars become Python values so that messages and column names read "1", not
+    # "np.int64(1)"
+    values = [v.item() if isinstance(v, np.generic) else v for v in pd.unique(treatment.dropna())]
+    arms = sorted(values, key=lambda v: (str(type(v)), v))
     if len(arms) < 2:
         raise ConfigError(
             f"treatment has a single arm {arms}",
@@ -207,16 +210,16 @@ class TreatmentBenefit(BaseEstimator):
             self.propensity_ = None
             self.overlap_ = None
             return None
-        model = (
-            LogisticRegression(max_iter=2000)
-            if isinstance(self.propensity, str) and self.propensity == "logistic"
-            else clone(self.propensity)
-        )
         if isinstance(self.propensity, str) and self.propensity != "logistic":
             raise ConfigError(
                 f"unknown propensity {self.propensity!r}",
                 fix="use None, 'logistic' or a classifier with predict_proba",
             )
+        model = (
+            LogisticRegression(max_iter=2000)
+            if isinstance(self.propensity, str)
+            else clone(self.propensity)
+        )
         codes = trt.map({a: i for i, a in enumerate(self.arms_)}).to_numpy()
         model.fit(covariates.to_numpy(dtype=float), codes)
         proba = model.predict_proba(covariates.to_numpy(dtype=float))
@@ -330,6 +333,11 @@ class TreatmentBenefit(BaseEstimator):
 
     def _covariates(self, X: pd.DataFrame) -> pd.DataFrame:
         check_is_fitted(self, "models_")
+        if not isinstance(X, pd.DataFrame):
+            raise ConfigError(
+                f"X must be a DataFrame with the columns seen in fit, got {type(X).__name__}",
+                fix="pass the design matrix as a pandas DataFrame",
+            )
         cov = X.drop(columns=[self.treatment_col]) if self.treatment_col in X.columns else X
         missing = [c for c in self.feature_names_in_ if c not in cov.columns]
         if missing:
@@ -407,6 +415,7 @@ def cross_val_benefit(
         :meth:`TreatmentBenefit.predict_benefit` columns plus ``fold``, in the order of ``X``.
     """
     event, _ = check_survival_target(y)
+    model._split(X)  # a clear error for a missing treatment column or missing arms
     strata = X[model.treatment_col].astype(str).to_numpy() + "|" + event.astype(int).astype(str)
     cv = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=random_state)
     parts = []
@@ -548,6 +557,22 @@ def validate_benefit(
     event, time = check_survival_target(y)
     benefit = np.asarray(benefit, dtype=float)
     trt = pd.Series(np.asarray(treatment))
+    if not (len(benefit) == len(trt) == len(time)):
+        raise ConfigError(
+            f"benefit, treatment and y must have the same length, got {len(benefit)}, "
+            f"{len(trt)} and {len(time)}",
+            fix="pass one value per patient, in the same order",
+        )
+    if trt.isna().any():
+        raise ConfigError(
+            f"treatment is missing for {int(trt.isna().sum())} patient(s)",
+            fix="fill in the arm of every patient or drop those patients",
+        )
+    if horizon is None or not np.isfinite(horizon) or horizon <= 0:
+        raise ConfigError(
+            f"horizon must be a positive time, got {horizon!r}",
+            fix="use the horizon at which the benefit was predicted",
+        )
     control, treated_arms = _arm_labels(trt, control)
     if len(treated_arms) != 1:
         raise ConfigError(
