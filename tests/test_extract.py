@@ -211,3 +211,45 @@ def test_dask_local_cluster_same_table(cohort_dir, serial):
             _cohort(cohort_dir), PARAMS, engine="pyradiomics", executor=client, progress=False
         )
     pd.testing.assert_frame_equal(res.features, serial.features)
+
+
+def test_native_engine_filters_once_on_exact_crop(shared_data, cohort_dir):
+    from radiopredict.features import FeatureSettings, compute_features
+    from radiopredict.features.engines import NativeEngine
+    from radiopredict.features.filters import FilterSpec, apply_filter
+
+    settings = FeatureSettings(families=("intensity_stats", "glcm"))
+    specs = [
+        FilterSpec(kind="log", boundary="mirror", sigma_mm=2.0),
+        FilterSpec(kind="wavelet", boundary="periodic", wavelet="coif1", response="HLL"),
+    ]
+    engine = NativeEngine(settings, specs)
+    image = cohort_dir / "p0.nrrd"
+    out = engine.compute(image, [(cohort_dir / "mask2.nrrd", 1), (cohort_dir / "mask2.nrrd", 2)])
+    full_image = sitk.ReadImage(str(image))
+    mask = sitk.ReadImage(str(cohort_dir / "mask2.nrrd"))
+    worst = 0.0
+    for label, feats in zip((1, 2), out):
+        assert isinstance(feats, dict), feats
+        roi = sitk.Cast(mask == label, sitk.sitkUInt8)
+        for spec in specs:
+            ref = compute_features(apply_filter(full_image, spec), roi, settings)
+            for tag, value in ref.items():
+                ours = feats[f"{spec.name}__{tag}"]
+                if ours != value:
+                    worst = max(worst, abs(ours - value) / max(abs(value), 1e-300))
+        assert feats["stat_mean"] == pytest.approx(
+            compute_features(full_image, roi, settings)["stat_mean"], rel=1e-12
+        )
+    assert worst < 1e-6
+
+
+def test_native_engine_through_extract(cohort_dir):
+    from radiopredict.features import FeatureSettings
+
+    settings = FeatureSettings(families=("intensity_stats",))
+    res = extract(_cohort(cohort_dir), settings, engine="native", progress=False)
+    assert len(res.features) == 7 and res.failures.empty
+    assert res.provenance["config"]["settings"]["families"] == ["intensity_stats"]
+    means = res.features["stat_mean"].droplevel([1, 2, 3])
+    assert means["p3"] - means["p1"] == pytest.approx(14.0, rel=1e-9)

@@ -256,7 +256,7 @@ def apply_filter(image, spec: FilterSpec):
     return out
 
 
-def filter_image_crop(image, boxes, spec: FilterSpec):
+def filter_image_crop(image, boxes, spec: FilterSpec, *, whole: bool = False):
     """Filter an image on the crop that covers ``boxes`` padded by the filter's support.
 
     The padding is the filter's full radius, so every voxel of the boxes has the same response
@@ -271,6 +271,8 @@ def filter_image_crop(image, boxes, spec: FilterSpec):
         Bounding boxes ``(L_x, U_x, L_y, U_y, L_z, U_z)`` (inclusive voxel indices).
     spec
         The filter.
+    whole
+        Filter the whole image instead (the range then covers the image).
 
     Returns
     -------
@@ -284,7 +286,7 @@ def filter_image_crop(image, boxes, spec: FilterSpec):
 
     size = np.array(image.GetSize())
     pad_xyz = filter_radius(spec, image.GetSpacing()[::-1])[::-1]
-    lo, hi = crop_region(boxes, size, pad_xyz, full_axis_at_border=True)
+    lo, hi = crop_region(boxes, size, None if whole else pad_xyz, full_axis_at_border=True)
     crop = sitk.RegionOfInterest(image, [int(v) for v in hi - lo], [int(v) for v in lo])
     return apply_filter(crop, spec), lo, hi
 

@@ -164,7 +164,9 @@ class NativeEngine:
                 break
             from radiopredict.features.filters import filter_image_crop
 
-            response, lo, hi = filter_image_crop(image, [boxes[i] for i in live], spec)
+            # resampling grids are centred on the image: crop only when there is none
+            whole = getattr(self.settings, "new_spacing", None) is not None
+            response, lo, hi = filter_image_crop(image, [boxes[i] for i in live], spec, whole=whole)
             for i in live:
                 try:
                     m = sitk.RegionOfInterest(
