@@ -135,6 +135,17 @@ class TextureInput:
         lut = np.concatenate(([0.0], self.levels))
         return lut[self.codes]
 
+    def roi_voxels(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(flat codes, flat indices of the ROI voxels, their codes)`` on the padded grid."""
+        flat = self.codes.ravel()
+        pidx = np.flatnonzero(flat)
+        return flat, pidx, flat[pidx]
+
+    def flat_offsets(self, offsets) -> np.ndarray:
+        """Flat-index steps of (dz, dy, dx) offsets on the padded grid (valid within ``pad``)."""
+        _, sy, sx = self.codes.shape
+        return np.asarray(offsets, dtype=np.int64) @ np.array([sy * sx, sx, 1], dtype=np.int64)
+
     @property
     def inner(self) -> tuple[slice, slice, slice]:
         """Slices of the padded grid that cover the cropped ROI box."""

@@ -39,7 +39,6 @@ from radiopredict.features.families._texture import (
     prepare,
     select_aggregations,
     setting,
-    shifted,
     texture_aggregations,
     texture_dims,
 )
@@ -93,20 +92,18 @@ def glcm_matrices(t: TextureInput, directions: np.ndarray, *, per_slice: bool) -
     Returns an array of shape ``(n_dir, n_slices, n, n)`` when ``per_slice`` (directions must be
     in-plane) or ``(n_dir, n, n)``, indexed by compact grey-level codes.
     """
-    inner = t.inner
-    a = t.codes[inner]
     n = len(t.levels)
-    nz = a.shape[0]
-    plane = a.shape[1] * a.shape[2]
+    flat, pidx, codes = t.roi_voxels()
+    nz = t.codes.shape[0] - 2 * t.pad
     groups = nz if per_slice else 1
+    z = (pidx // (t.codes.shape[1] * t.codes.shape[2]) - t.pad) if per_slice else 0
+    base = codes.astype(np.int64) - 1
     keys = []
-    for k, m in enumerate(directions):
-        b = shifted(t.codes, inner, m)
-        idx = np.flatnonzero((a > 0) & (b > 0))
-        av = a.ravel()[idx].astype(np.int64) - 1
-        bv = b.ravel()[idx].astype(np.int64) - 1
-        g = k * groups + (idx // plane if per_slice else 0)
-        keys.append((g * n + av) * n + bv)
+    for k, off in enumerate(t.flat_offsets(directions)):
+        nb = flat[pidx + off]  # the pad keeps every neighbour inside the padded grid
+        sel = nb > 0
+        g = k * groups + (z[sel] if per_slice else 0)
+        keys.append((g * n + base[sel]) * n + nb[sel] - 1)
     size = len(directions) * groups * n * n
     key = np.concatenate(keys) if keys else np.zeros(0, dtype=np.int64)
     mat = np.bincount(key, minlength=size).astype(np.float64).reshape(-1, n, n)
@@ -227,7 +224,10 @@ def compute(
         p_planar = np.zeros((len(in_plane), n, n))
         for z0 in range(0, nz, slab):
             z1 = min(nz, z0 + slab)
-            sub = replace(t, codes=t.codes[z0 : z1 + 2 * t.pad])
+            slab_codes = t.codes[z0 : z1 + 2 * t.pad].copy()
+            slab_codes[: t.pad] = 0  # only in-plane pairs are counted: the rest stays out
+            slab_codes[slab_codes.shape[0] - t.pad :] = 0
+            sub = replace(t, codes=slab_codes)
             p2 = glcm_matrices(sub, in_plane, per_slice=True)  # (4, slices, n, n)
             if "avg" in aggs:
                 avg.add("2D_avg", p2.reshape(-1, n, n))

@@ -20,13 +20,13 @@ from __future__ import annotations
 import numpy as np
 
 from radiopredict.features.families._texture import (
+    TextureInput,
     compact_axis,
     count_matrix,
     emit,
     neighbour_offsets,
     prepare,
     setting,
-    shifted,
     stack_features,
     texture_dims,
     zone_features,
@@ -84,20 +84,23 @@ _NAMES = {
 }
 
 
-def dependence_counts(
-    codes: np.ndarray, values: np.ndarray, inner, offsets: np.ndarray, alpha: float
-) -> np.ndarray:
-    """Number of dependent neighbours of each voxel of the ``inner`` box, over ``offsets``."""
-    a = codes[inner]
-    count = np.zeros(a.shape, dtype=np.int32)
+def dependence_counts(t: TextureInput, offsets: np.ndarray, alpha: float) -> np.ndarray:
+    """Number of dependent neighbours over ``offsets`` of each ROI voxel (``t.roi_voxels`` order).
+
+    A neighbour is dependent when it lies in the ROI and its grey level differs from the
+    voxel's by at most ``alpha``.
+    """
+    flat, pidx, codes = t.roi_voxels()
+    count = np.zeros(pidx.size, dtype=np.int32)
     if alpha == 0:
-        for off in offsets:
-            count += shifted(codes, inner, off) == a
+        for off in t.flat_offsets(offsets):
+            count += flat[pidx + off] == codes
     else:
-        va = values[inner]
-        for off in offsets:
-            b = shifted(codes, inner, off)
-            count += (b > 0) & (np.abs(shifted(values, inner, off) - va) <= alpha)
+        values = t.values.ravel()
+        own = values[pidx]
+        for off in t.flat_offsets(offsets):
+            nb = pidx + off
+            count += (flat[nb] > 0) & (np.abs(values[nb] - own) <= alpha)
     return count
 
 
@@ -132,22 +135,19 @@ def compute(
     alpha = float(setting(settings, "ngldm_alpha", 0))
     t = prepare(q, roi, n_levels, family="NGLDM", pad=dist)
     n = len(t.levels)
-    inner = t.inner
-    a = t.codes[inner]
-    values = t.values if alpha != 0 else t.codes
-    idx = np.flatnonzero(a)
-    code = a.ravel()[idx]
-    nz = a.shape[0]
-    z = idx // (a.shape[1] * a.shape[2])
+    _, pidx, code = t.roi_voxels()
+    idx = pidx
+    nz = t.codes.shape[0] - 2 * t.pad
+    z = pidx // (t.codes.shape[1] * t.codes.shape[2]) - t.pad
     off2 = neighbour_offsets(dist, in_plane=True)
     off3 = neighbour_offsets(dist, in_plane=False)
     off3 = off3[off3[:, 0] != 0]
-    dep2 = dependence_counts(t.codes, values, inner, off2, alpha)
+    dep2 = dependence_counts(t, off2, alpha)
     dep = {}
     if "2D" in dims or "2_5D" in dims:
-        dep["2"] = dep2.ravel()[idx] + 1
+        dep["2"] = dep2 + 1
     if "3D" in dims:
-        dep["3"] = (dep2 + dependence_counts(t.codes, values, inner, off3, alpha)).ravel()[idx] + 1
+        dep["3"] = dep2 + dependence_counts(t, off3, alpha) + 1
     j_vals, j_idx = compact_axis(np.concatenate(list(dep.values())))
     nj = len(j_vals)
     feats: dict[str, dict[str, float]] = {}
