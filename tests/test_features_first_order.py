@@ -202,3 +202,21 @@ def test_degenerate_rois_report_what_cannot_be_computed(where, missing):
     assert missing <= set(out.attrs["not_computed"])
     assert np.isfinite(out.to_numpy()).all()
     assert "stat_mean" in out.index and "morph_volume" in out.index
+
+
+def test_moran_geary_sampled_approximates_exact():
+    rng = np.random.default_rng(5)
+    z, y, x = np.meshgrid(*[np.arange(n) for n in (12, 30, 30)], indexing="ij")
+    img = 0.2 * x + np.sin(y / 3.0) + rng.normal(0.0, 0.5, x.shape)
+    roi = np.ones(img.shape, bool)
+    exact = morphology.moran_geary(img, roi, (2.0, 1.0, 1.0))
+    # a subset of every voxel gives the exact value; a 3000-voxel subset an estimate
+    full = morphology.moran_geary_sampled(img, roi, (2.0, 1.0, 1.0), roi.size)
+    assert full == pytest.approx(exact, rel=1e-9)
+    approx = morphology.moran_geary_sampled(img, roi, (2.0, 1.0, 1.0), 3000)
+    assert approx == pytest.approx(exact, rel=0.1)
+    s = FeatureSettings(families=["morphology"], moran_geary_max_voxels=3000)
+    out = compute_features(img, roi.astype(np.uint8), s, spacing=(2.0, 1.0, 1.0))
+    assert out["morph_moran_i"] == pytest.approx(approx[0])
+    with pytest.raises(ConfigError, match="moran_geary_max_voxels"):
+        FeatureSettings(moran_geary_max_voxels=1)

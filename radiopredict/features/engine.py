@@ -184,7 +184,14 @@ def compute_features(
     if "morphology" in fams:
         run(
             "morphology",
-            lambda m: m.compute(img, morph, roi, sp, moran_geary_on=settings.moran_geary),
+            lambda m: m.compute(
+                img,
+                morph,
+                roi,
+                sp,
+                moran_geary_on=settings.moran_geary,
+                moran_geary_max_voxels=settings.moran_geary_max_voxels,
+            ),
         )
     if "local_intensity" in fams:
         run("local_intensity", lambda m: m.compute(img, roi, sp))

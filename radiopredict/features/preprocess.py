@@ -18,6 +18,7 @@ import numpy as np
 from scipy import ndimage
 
 from radiopredict.errors import ConfigError, EmptyMaskError
+from radiopredict.features.registry import FeatureDef, register
 from radiopredict.features.settings import FeatureSettings
 
 __all__ = [
@@ -34,6 +35,92 @@ __all__ = [
 LOCAL_PEAK_RADIUS_MM = 10.0 * (3.0 / (4.0 * math.pi)) ** (1.0 / 3.0)
 
 _ORDER = {"nearest": 0, "linear": 1, "cubic": 3}
+
+_STAGES = {"init": "original", "interp": "interpolated", "reseg": "resegmented"}
+
+
+def _diagnostic_defs() -> list[FeatureDef]:
+    defs = []
+    for stage in ("init", "interp"):
+        for ax in "xyz":
+            defs.append(
+                FeatureDef(
+                    f"img_dim_{ax}_{stage}_img",
+                    "",
+                    "diagnostics",
+                    f"Image size along {ax} ({_STAGES[stage]} image)",
+                    "",
+                    "Number of voxels of the whole image along the axis.",
+                )
+            )
+            defs.append(
+                FeatureDef(
+                    f"vox_dim_{ax}_{stage}_img",
+                    "",
+                    "diagnostics",
+                    f"Voxel spacing along {ax} ({_STAGES[stage]} image)",
+                    "",
+                    "In mm.",
+                )
+            )
+        for stat in ("mean", "min", "max"):
+            defs.append(
+                FeatureDef(
+                    f"{stat}_int_{stage}_img",
+                    "",
+                    "diagnostics",
+                    f"{stat.capitalize()} grey value of the {_STAGES[stage]} image",
+                    "",
+                    "Over every voxel of the image.",
+                )
+            )
+    for stage in ("init", "interp", "reseg"):
+        for kind in ("int_mask", "morph_mask"):
+            what = "intensity" if kind == "int_mask" else "morphological"
+            for ax in "xyz":
+                defs.append(
+                    FeatureDef(
+                        f"{kind}_dim_{ax}_{stage}_roi",
+                        "",
+                        "diagnostics",
+                        f"Mask size along {ax} ({what} mask, {_STAGES[stage]})",
+                        "",
+                    )
+                )
+                defs.append(
+                    FeatureDef(
+                        f"{kind}_bb_dim_{ax}_{stage}_roi",
+                        "",
+                        "diagnostics",
+                        f"ROI bounding box size along {ax} ({what} mask, {_STAGES[stage]})",
+                        "",
+                    )
+                )
+            defs.append(
+                FeatureDef(
+                    f"{kind}_vox_count_{stage}_roi",
+                    "",
+                    "diagnostics",
+                    f"Voxel count ({what} mask, {_STAGES[stage]})",
+                    "",
+                )
+            )
+        for stat in ("mean", "min", "max"):
+            defs.append(
+                FeatureDef(
+                    f"int_mask_{stat}_int_{stage}_roi",
+                    "",
+                    "diagnostics",
+                    f"{stat.capitalize()} grey value in the intensity mask ({_STAGES[stage]})",
+                    "",
+                )
+            )
+    return defs
+
+
+#: IBSI diagnostic values emitted with ``FeatureSettings(diagnostics=True)``.
+DIAGNOSTICS = _diagnostic_defs()
+register(*DIAGNOSTICS)
 
 
 @dataclass

@@ -107,6 +107,11 @@ class FeatureSettings:
         Compute Moran's I and Geary's C. The engine computes them exactly with an FFT
         autocorrelation on the voxel grid (O(n log n)), so large ROIs need no approximation;
         switch off to save the time altogether.
+    moran_geary_max_voxels
+        Approximation switch for very large ROIs, whose FFT grid (8 times the ROI bounding box)
+        may not fit in memory: above this many intensity-mask voxels, Moran's I and Geary's C
+        are estimated from a fixed-seed random subset of that many voxels (all pairs of the
+        subset). ``None`` (default) always computes them exactly.
     families
         Feature families to compute (see :data:`ALL_FAMILIES`).
     diagnostics
@@ -143,6 +148,7 @@ class FeatureSettings:
     gldzm_distance_metric: str = "manhattan"
     # morphology
     moran_geary: bool = True
+    moran_geary_max_voxels: int | None = None
     # what to compute
     families: tuple[str, ...] = field(default=ALL_FAMILIES)
     diagnostics: bool = False
@@ -241,6 +247,12 @@ class FeatureSettings:
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise ConfigError(f"{name} must be an integer >= 1, got {v!r}", fix="use 1")
+        mgv = self.moran_geary_max_voxels
+        if mgv is not None and (isinstance(mgv, bool) or not isinstance(mgv, int) or mgv < 2):
+            raise ConfigError(
+                f"moran_geary_max_voxels must be an integer >= 2 or null, got {mgv!r}",
+                fix="e.g. 20000, or null for the exact computation",
+            )
         if isinstance(self.ngldm_alpha, bool) or not isinstance(self.ngldm_alpha, int):
             raise ConfigError(
                 f"ngldm_alpha must be an integer >= 0, got {self.ngldm_alpha!r}", fix="use 0"
