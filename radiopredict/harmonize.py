@@ -189,8 +189,8 @@ class ComBat(_FrameTransformer, TransformerMixin, BaseEstimator):
                 )
             v = v.astype(str).to_numpy()
             if fit:
-                self.covariate_levels_[c] = np.unique(v)
-            levels = self.covariate_levels_[c]
+                self.covariate_levels_[c] = [str(v) for v in np.unique(v)]
+            levels = np.asarray(self.covariate_levels_[c], dtype=object)
             unknown = sorted(set(v) - set(levels))
             if unknown:
                 raise FeatureTableError(

@@ -295,7 +295,12 @@ def icc(
 
 
 class _ColumnSelector(_FrameTransformer, TransformerMixin, BaseEstimator):
-    """Selects among ``columns`` and passes the other columns through."""
+    """Selects among ``columns`` and passes the other columns through.
+
+    Fitted attributes shared by every selector: ``columns_`` (the columns selected from),
+    ``support_`` (boolean mask over all input columns). Learned attributes are numpy arrays so
+    that fitted pipelines can be saved with skops (radiopredict.bundle).
+    """
 
     _numpy_dtype = "numeric"
     columns: object = "auto"
@@ -381,8 +386,8 @@ class VarianceFilter(_ColumnSelector):
 
     Attributes
     ----------
-    variances_ : pandas.Series
-        Variance of each filtered column.
+    variances_ : ndarray
+        Variance of each filtered column (in the order of ``columns_``).
     """
 
     def __init__(
@@ -397,7 +402,7 @@ class VarianceFilter(_ColumnSelector):
 
     def _select(self, sub, y):
         var = sub.var(axis=0, ddof=0)
-        self.variances_ = var
+        self.variances_ = var.to_numpy()
         keep = (var > self.threshold).to_numpy()
         if self.max_mode_fraction is not None:
             if not 0 < self.max_mode_fraction <= 1:
@@ -429,8 +434,8 @@ class ICCFilter(_ColumnSelector):
 
     Attributes
     ----------
-    icc_ : pandas.Series
-        ICC used for each filtered column.
+    icc_ : ndarray
+        ICC used for each filtered column (in the order of ``columns_``; NaN when absent).
     """
 
     def __init__(
@@ -472,10 +477,10 @@ class ICCFilter(_ColumnSelector):
                 f"ICCFilter: {len(absent)} column(s) have no ICC: {absent[:10]}",
                 fix="add them to the ICC table, or pass missing='drop' / 'keep'",
             )
-        self.icc_ = pd.Series(values, index=list(sub.columns), dtype=float)
-        keep = (self.icc_ >= self.threshold).to_numpy()
+        self.icc_ = np.asarray(values, dtype=float)
+        keep = self.icc_ >= self.threshold
         if self.missing == "keep":
-            keep |= self.icc_.index.isin(absent)
+            keep |= sub.columns.isin(absent)
         return keep
 
 
@@ -506,8 +511,8 @@ class CorrelationClusterSelector(_ColumnSelector):
 
     Attributes
     ----------
-    clusters_ : pandas.Series
-        Cluster id of each clustered column.
+    clusters_ : ndarray of int
+        Cluster id of each clustered column (in the order of ``columns_``).
     representatives_ : list of str
         Kept columns, one per cluster.
     """
@@ -549,7 +554,7 @@ class CorrelationClusterSelector(_ColumnSelector):
                 fix="put a VarianceFilter before this step",
             )
         if p == 1:
-            self.clusters_ = pd.Series([1], index=sub.columns)
+            self.clusters_ = np.ones(1, dtype=int)
             self.representatives_ = list(sub.columns)
             return np.ones(1, dtype=bool)
         if self.method == "spearman":
@@ -573,7 +578,7 @@ class CorrelationClusterSelector(_ColumnSelector):
             else:
                 c = crit[members]
             keep[members[int(np.argmax(c))]] = True
-        self.clusters_ = pd.Series(labels, index=sub.columns)
+        self.clusters_ = np.asarray(labels, dtype=int)
         self.representatives_ = sub.columns[keep].tolist()
         return keep
 
@@ -600,8 +605,9 @@ class UnivariateSelector(_ColumnSelector):
 
     Attributes
     ----------
-    scores_ : pandas.DataFrame
-        :func:`univariate_scores` of the ranked columns on the training rows.
+    scores_, pvalues_, directions_ : ndarray
+        :func:`univariate_scores` of the ranked columns (in the order of ``columns_``) on the
+        training rows.
     """
 
     def __init__(
@@ -620,7 +626,9 @@ class UnivariateSelector(_ColumnSelector):
         if not (self.k == "all" or (isinstance(self.k, int | np.integer) and self.k >= 1)):
             raise ConfigError(f"k must be a positive int or 'all', got {self.k!r}")
         table = univariate_scores(sub, y, self.scoring)
-        self.scores_ = table
+        self.scores_ = table["score"].to_numpy()
+        self.pvalues_ = table["pvalue"].to_numpy()
+        self.directions_ = table["direction"].to_numpy()
         s = table["score"].to_numpy()
         keep = np.ones(len(s), dtype=bool)
         if self.threshold is not None:
@@ -686,8 +694,8 @@ class ElasticNetCoxSelector(_ColumnSelector):
 
     Attributes
     ----------
-    coef_ : pandas.Series
-        Standardised coefficients of the fitted Cox model.
+    coef_ : ndarray
+        Standardised coefficients of the fitted Cox model (in the order of ``columns_``).
     """
 
     def __init__(
@@ -728,7 +736,7 @@ class ElasticNetCoxSelector(_ColumnSelector):
             warnings.simplefilter("ignore")
             cph.fit(data, duration_col="__time", event_col="__event")
         coef = cph.params_.to_numpy()
-        self.coef_ = pd.Series(coef, index=sub.columns)
+        self.coef_ = np.asarray(coef, dtype=float)
         return _keep_nonzero(coef, self.tol, self.max_features, "ElasticNetCoxSelector")
 
 
@@ -757,8 +765,8 @@ class L1LogisticSelector(_ColumnSelector):
 
     Attributes
     ----------
-    coef_ : pandas.Series
-        Standardised coefficients.
+    coef_ : ndarray
+        Standardised coefficients (in the order of ``columns_``).
     """
 
     def __init__(
@@ -805,7 +813,7 @@ class L1LogisticSelector(_ColumnSelector):
             warnings.simplefilter("ignore")
             model = LogisticRegression(**kw).fit(Z, target)
         coef = model.coef_.ravel()
-        self.coef_ = pd.Series(coef, index=sub.columns)
+        self.coef_ = np.asarray(coef, dtype=float)
         return _keep_nonzero(coef, 0.0, self.max_features, "L1LogisticSelector")
 
 
