@@ -169,6 +169,14 @@ def test_engine_bad_inputs():
         compute_features(im, mk)
     with pytest.raises(ConfigError, match="ibsi-c"):
         compute_features(im, sitk.GetImageFromArray(mask), "ibsi_c")
+    labels = mask.copy()
+    labels[5:8] = 2
+    with pytest.raises(ConfigError, match="several labels"):
+        compute_features(img, labels, spacing=(1.0, 1.0, 1.0))
+    # a numpy image with a SimpleITK mask, and a 0/255 mask, are fine
+    s = FeatureSettings(families=["intensity_stats"])
+    a = compute_features(img, sitk.GetImageFromArray(mask * 255), s, spacing=(1.0, 1.0, 1.0))
+    assert a["stat_mean"] == pytest.approx(img[mask > 0].mean())
 
 
 def test_generated_features_page_is_up_to_date(repo_root):

@@ -29,7 +29,7 @@ from radiopredict.errors import (
     GeometryMismatchError,
 )
 from radiopredict.features.families import load_family
-from radiopredict.features.preprocess import discretise, preprocess
+from radiopredict.features.preprocess import _bbox, discretise, preprocess
 from radiopredict.features.settings import FeatureSettings
 
 __all__ = ["compute_features", "as_arrays"]
@@ -41,7 +41,9 @@ def as_arrays(
     """Image and mask as ``(z, y, x)`` arrays plus ``(z, y, x)`` spacing.
 
     SimpleITK images carry their spacing; for numpy arrays ``spacing`` is required and given in
-    the array axis order ``(z, y, x)``. A mask is read as ``mask != 0``.
+    the array axis order ``(z, y, x)``. The mask must hold one ROI: its non-zero voxels, which
+    must all carry the same value (a label map with several labels is a
+    :class:`~radiopredict.errors.ConfigError`).
     """
     try:
         import SimpleITK as sitk
@@ -71,7 +73,10 @@ def as_arrays(
         sp = img_sp
     else:
         arr = np.asarray(image)
-        marr = np.asarray(mask)
+        if sitk is not None and isinstance(mask, sitk.Image):
+            marr = sitk.GetArrayViewFromImage(mask)
+        else:
+            marr = np.asarray(mask)
         if spacing is None:
             raise ConfigError(
                 "numpy image given without spacing",
@@ -97,7 +102,19 @@ def as_arrays(
         )
     if not all(math.isfinite(s) and s > 0 for s in sp):
         raise ConfigError(f"spacing must be positive, got {sp}", patient=patient, fix="fix it")
+    labels = marr
     marr = marr != 0
+    if marr.any() and labels.dtype != bool:
+        crop = tuple(slice(lo, hi + 1) for lo, hi in _bbox(marr))
+        values = labels[crop][marr[crop]]
+        if values.min() != values.max():
+            shown = np.unique(values)[:5].tolist()
+            raise ConfigError(
+                f"the mask holds several labels ({shown}...), not one ROI",
+                patient=patient,
+                fix="pass a binary mask of one label, e.g. radiopredict.read_mask(path, "
+                "reference=image, label=1), or (mask == label)",
+            )
     if not np.issubdtype(arr.dtype, np.number) or (
         np.issubdtype(arr.dtype, np.inexact) and not np.all(np.isfinite(arr[marr]))
     ):
