@@ -192,7 +192,8 @@ def _wide(df: pd.DataFrame | None, group: str) -> pd.DataFrame | None:
             fix="give every column a unique name",
         )
     df = _patient_index(df, group)
-    keys = [k for k in KEY_COLUMNS if k in df.columns]
+    # clinical tables are patient-level: never pivoted, even with a column named "label"
+    keys = [k for k in KEY_COLUMNS if k in df.columns] if group != "clinical" else []
     value_cols = [c for c in df.columns if c != _ID and c not in keys]
     if group != "clinical":
         _check_numeric(df, value_cols, group)

@@ -78,6 +78,12 @@ def test_long_table_without_key_columns_in_names_and_wide_table():
     assert list(design_matrix(wide).columns) == ["rad__glcm_x"]
 
 
+def test_clinical_table_is_never_pivoted():
+    clin = _clin().assign(label=["a", "b", "a", "b"])
+    X = design_matrix(_long(), clinical=clin)
+    assert list(X.filter(like="clin__").columns) == ["clin__age", "clin__sex", "clin__label"]
+
+
 def test_integer_and_string_ids_align():
     feats = pd.DataFrame({"patient_id": [1, 2, 3], "f": [1.0, 2.0, 3.0]})
     clin = pd.DataFrame({"age": [30, 40, 50]}, index=pd.Index(["3", "2", "1"], name="patient_id"))
