@@ -93,11 +93,42 @@ def demo(
     out: Path = typer.Option(Path("radiopredict-demo"), "--out", help="Output folder."),
     n: int = typer.Option(100, "--n", help="Number of synthetic patients."),
     seed: int = typer.Option(0, "--seed", help="Random seed."),
+    segmentation: bool = typer.Option(True, help="Train and apply the U-Net (deep extra)."),
+    embeddings: bool = typer.Option(True, help="Learn CNN embeddings (deep extra)."),
 ) -> None:
-    """Run the end-to-end demo on the embedded synthetic cohort."""
+    """Run the whole study on the embedded synthetic cohort; prints the report's path."""
+    from radiopredict.errors import RadiopredictError
     from radiopredict.study import run_demo
 
-    run_demo(out, n_patients=n, seed=seed, console=console)
+    try:
+        outputs = run_demo(
+            out,
+            n_patients=n,
+            seed=seed,
+            segmentation=segmentation,
+            embeddings=embeddings,
+            console=console,
+        )
+    except RadiopredictError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(code=1) from None
+    print(outputs["report"])
+
+
+@app.command()
+def run(
+    study: Path = typer.Argument(..., help="Study YAML (see the docs for its keys)."),
+) -> None:
+    """Run a study described by a YAML file; prints the report's path."""
+    from radiopredict.errors import RadiopredictError
+    from radiopredict.study_config import Study
+
+    try:
+        outputs = Study.from_yaml(study).run(console=console)
+    except RadiopredictError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(code=1) from None
+    print(outputs["report"])
 
 
 if __name__ == "__main__":  # pragma: no cover

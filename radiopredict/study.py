@@ -1,8 +1,9 @@
-"""The end-to-end demo study on the embedded synthetic cohort.
+"""Run a whole study: cohort -> (segment) -> features -> (embeddings) -> model -> evaluate ->
+explain -> treat -> report, with every output in one folder.
 
-:func:`run_demo` only wires the stages together (each stage lives in its own module): synthesise
-a cohort with known ground truth, validate it, summarise it, and run the downstream stages that
-are available. Every output lands in one folder.
+This module only wires the stages together; each stage lives in its own module and takes and
+returns plain data. :func:`run_study` runs a :class:`radiopredict.study_config.Study`;
+:func:`run_demo` writes the synthetic cohort and runs the study on it.
 """
 
 from __future__ import annotations
@@ -10,13 +11,21 @@ from __future__ import annotations
 import json
 import os
 import time
+import warnings
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["run_demo", "summarise_cohort"]
+from radiopredict.errors import ConfigError, ManifestError
+from radiopredict.study_config import Study
+
+__all__ = ["run_study", "run_demo", "summarise_cohort", "predict_cohort", "DEMO_BUDGET_S"]
+
+#: Wall-clock budget of the demo on 2 CPU cores (issue #7: at most 10 minutes).
+DEMO_BUDGET_S = 600
 
 
 def summarise_cohort(cohort) -> pd.DataFrame:
@@ -30,7 +39,7 @@ def summarise_cohort(cohort) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        Columns ``statistic`` and ``value``.
+        Columns ``statistic`` and ``value`` (as text).
     """
     pts = cohort.patients
     rows: list[tuple[str, Any]] = [
@@ -52,18 +61,661 @@ def summarise_cohort(cohort) -> pd.DataFrame:
     if "batch" in pts.columns:
         rows.append(("sites (batch)", int(pts["batch"].nunique())))
     rows.append(("clinical variables", ", ".join(cohort.clinical_columns)))
-    return pd.DataFrame(rows, columns=["statistic", "value"])
+    return pd.DataFrame([(k, str(v)) for k, v in rows], columns=["statistic", "value"])
 
 
-def _print_table(console, df: pd.DataFrame, title: str) -> None:
+def _print_table(console, df: pd.DataFrame, title: str, max_rows: int = 20) -> None:
     from rich.table import Table
 
     table = Table(title=title)
     for col in df.columns:
         table.add_column(str(col))
-    for row in df.itertuples(index=False):
+    for row in df.head(max_rows).itertuples(index=False):
         table.add_row(*(f"{v:.3f}" if isinstance(v, float) else str(v) for v in row))
     console.print(table)
+
+
+class _Log:
+    """Stage timer and console output of a study run."""
+
+    def __init__(self, console, out: Path) -> None:
+        self.console = console
+        self.out = out
+        self.timings: dict[str, float] = {}
+        self.outputs: dict[str, Path] = {}
+
+    @contextmanager
+    def stage(self, name: str):
+        self.console.rule(name)
+        t0 = time.perf_counter()
+        yield
+        self.timings[name] = round(time.perf_counter() - t0, 2)
+        self.console.print(f"[dim]{name}: {self.timings[name]:.1f} s[/dim]")
+
+    def save(self, name: str, obj, filename: str) -> Path:
+        path = self.out / filename
+        if isinstance(obj, pd.DataFrame):
+            obj.to_csv(path, index=not isinstance(obj.index, pd.RangeIndex))
+        else:
+            path.write_text(obj if isinstance(obj, str) else json.dumps(obj, indent=2, default=str))
+        self.outputs[name] = path
+        return path
+
+
+def _feature_settings(value: Any, base: Path):
+    from radiopredict.features import PRESETS, FeatureSettings
+
+    if isinstance(value, dict):
+        return FeatureSettings.from_dict(value)
+    if isinstance(value, str) and value in PRESETS:
+        return FeatureSettings.preset(value)
+    path = Path(value)
+    if not path.is_absolute():
+        path = base / path
+    if path.suffix.lower() in (".yaml", ".yml"):
+        return FeatureSettings.from_yaml(path)
+    return FeatureSettings.preset(str(value))  # raises with the closest preset name
+
+
+def _ground_truth(manifest: Path) -> pd.DataFrame | None:
+    """The synthetic cohort's ground truth, when the manifest comes from make_synthetic_cohort."""
+    path = manifest.parent / "ground_truth.csv"
+    if not path.exists():
+        return None
+    gt = pd.read_csv(path)
+    return gt.set_index(gt["patient_id"].astype(str))
+
+
+# --------------------------------------------------------------------------- stages
+def _segment(cohort, study: Study, out: Path, log: _Log):
+    from radiopredict.segment import TrainSettings, UNetConfig, predict_masks, qc_table, train_unet
+
+    seg = study.segmentation
+    rng = np.random.default_rng(study.seed)
+    ids = list(cohort.patient_ids)
+    rng.shuffle(ids)
+    n_train = max(2, int(round(seg.train_fraction * len(ids))))
+    train = cohort.subset(ids[:n_train])
+    config = UNetConfig(spatial_dims=3, base_filters=seg.base_filters, depth=seg.depth)
+    settings = TrainSettings(
+        patch_size=seg.patch_size,
+        max_epochs=seg.epochs,
+        seed=study.seed,
+        time_budget_s=seg.time_budget_s,
+    )
+    model = train_unet(train, config, settings)
+    model.save(out / "segmentation" / "unet")
+    predicted = predict_masks(cohort, model, out / "segmentation" / "masks", overwrite=True)
+    qc = qc_table(predicted, reference=cohort)
+    qc["used_for_training"] = [k[0] in set(ids[:n_train]) for k in qc.index]
+    log.save("mask_qc", qc.reset_index(), "mask_qc.csv")
+    log.save("segmentation_history", model.history, "segmentation_history.json")
+    return predicted, qc
+
+
+def _embeddings(cohort, study: Study, out: Path, log: _Log) -> pd.DataFrame:
+    from radiopredict.embed import (
+        AutoencoderSettings,
+        CropSettings,
+        extract_embeddings,
+        train_autoencoder,
+    )
+
+    emb = study.embeddings
+    crop = CropSettings(size_mm=(emb.crop_mm,) * 3, shape=(emb.size,) * 3)
+    encoder = train_autoencoder(
+        cohort,
+        crop,
+        settings=AutoencoderSettings(epochs=emb.epochs, seed=study.seed),
+        progress_bar=False,
+    )
+    table = extract_embeddings(
+        cohort, encoder, crop, cache_dir=out / "cache" / "embeddings", progress_bar=False
+    )
+    log.save(
+        "embeddings",
+        table.reset_index() if not isinstance(table.index, pd.RangeIndex) else table,
+        "embeddings.csv",
+    )
+    return table
+
+
+def _pipeline(study: Study, X: pd.DataFrame, *, with_batch: bool):
+    """The model pipeline: [ComBat] -> clinical preprocessing -> [embedding PCA] -> default."""
+    from radiopredict.fuse import column_groups
+    from radiopredict.harmonize import ComBat
+    from radiopredict.models._pipeline import SurvivalPipeline
+    from radiopredict.models.pipelines import candidate_pipelines, default_pipeline
+    from radiopredict.preprocess import ClinicalPreprocessor
+    from radiopredict.select import GroupPCA, VarianceFilter
+
+    task = study.task
+    if study.model.estimator == "default":
+        base = default_pipeline(task, random_state=study.seed)
+    else:
+        names = {
+            "coxph": "coxnet",
+            "xgb-cox": "xgb_cox",
+            "xgb-aft": "xgb_aft",
+            "logistic": "enet",
+            "xgb": "xgb",
+        }
+        candidates = candidate_pipelines(task, random_state=study.seed)
+        name = names.get(study.model.estimator, study.model.estimator)
+        if name not in candidates:
+            raise ConfigError(
+                f"model.estimator {study.model.estimator!r} is not available for task {task!r}",
+                fix=f"use default or one of {sorted(names)}",
+            )
+        base = candidates[name]
+    steps: list[tuple[str, Any]] = []
+    groups = column_groups(X)
+    if with_batch:
+        # ComBat needs features that vary within every batch: drop constant ones first.
+        steps.append(("constant", VarianceFilter(threshold=0.0, columns="radiomics")))
+        steps.append(("combat", ComBat(batch_col="batch")))
+    if groups.get("clinical"):
+        steps.append(("clinical", ClinicalPreprocessor(drop="if_binary")))
+    if groups.get("embedding"):
+        steps.append(
+            (
+                "embedding_pca",
+                GroupPCA(group="embedding", n_components=study.embeddings.n_components),
+            )
+        )
+    return SurvivalPipeline([*steps, *base.steps])
+
+
+def _oof_survival(
+    pipeline, X: pd.DataFrame, y: np.ndarray, horizon: float, seed: int, n_splits: int
+) -> np.ndarray:
+    """Out-of-fold predicted survival at the horizon (one repeat)."""
+    from sklearn.base import clone
+
+    from radiopredict.evaluate import SurvivalStratifiedKFold
+
+    out = np.full(len(X), np.nan)
+    for train, test in SurvivalStratifiedKFold(n_splits=n_splits, random_state=seed).split(X, y):
+        model = clone(pipeline).fit(X.iloc[train], y[train])
+        out[test] = np.asarray(model.predict_survival_function(X.iloc[test], np.array([horizon])))[
+            :, 0
+        ]
+    return out
+
+
+def _tripod_checklist(
+    study: Study, n: int, n_events: int, n_features: int, has_truth: bool
+) -> pd.DataFrame:
+    items = [
+        (
+            "Source of data and participants",
+            f"{n} patients from {Path(study.manifest).name}"
+            + (" (synthetic)" if has_truth else ""),
+        ),
+        ("Outcome", f"{study.task}; horizon {study.horizon}"),
+        ("Predictors", f"{n_features} candidate columns (radiomics, embeddings, clinical)"),
+        ("Sample size", f"{n} patients, {n_events} events"),
+        (
+            "Missing data",
+            "imputed inside folds (ClinicalPreprocessor); failed cases listed in failures.csv",
+        ),
+        (
+            "Feature standardisation",
+            "IBSI-1 engine, settings saved in study.yaml and feature provenance",
+        ),
+        (
+            "Harmonisation and selection",
+            "fitted inside each training fold only (whole pipeline refitted per fold)",
+        ),
+        ("Model development", "penalised / boosted models, default pipeline chosen by benchmarks"),
+        (
+            "Internal validation",
+            f"repeated stratified {study.model.cv_splits}-fold CV x {study.model.cv_repeats}; bootstrap CIs",
+        ),
+        ("Performance measures", "discrimination (C-index, AUC), calibration, Brier / IBS"),
+        ("Explainability", "SHAP per feature, column group and patient"),
+        (
+            "Treatment effect heterogeneity",
+            "out-of-fold benefit validated: HR by group, interaction, c-for-benefit",
+        ),
+        ("External validation", "not performed: report as a limitation"),
+        (
+            "Code and settings availability",
+            "radiopredict version, settings and library versions in provenance.json",
+        ),
+    ]
+    return pd.DataFrame(items, columns=["item", "what this study did"])
+
+
+# --------------------------------------------------------------------------- runner
+def run_study(study: Study, *, console=None, progress: bool = True) -> dict[str, Path]:
+    """Run every stage of a study and write its outputs to ``study.output``.
+
+    Returns
+    -------
+    dict
+        Output name -> path; ``"report"`` is the self-contained HTML report.
+    """
+    import yaml
+    from rich.console import Console
+    from sklearn.base import clone
+
+    from radiopredict.bundle import Bundle, library_versions, save_bundle
+    from radiopredict.cohort import Cohort
+    from radiopredict.evaluate import compare_models
+    from radiopredict.explain import explain, group_shares
+    from radiopredict.features.extract import extract
+    from radiopredict.fuse import column_groups, design_matrix
+    from radiopredict.report import (
+        Report,
+        plot_arm_survival,
+        plot_benefit_validation,
+        plot_benefit_vs_truth,
+        plot_group_shares,
+        plot_km_by_risk_group,
+        plot_patient_explanation,
+        plot_shap_summary,
+    )
+
+    console = console or Console()
+    out = Path(study.output)
+    out.mkdir(parents=True, exist_ok=True)
+    log = _Log(console, out)
+    log.save("settings", yaml.safe_dump(study.to_dict(), sort_keys=False), "study.yaml")
+    t_start = time.perf_counter()
+    manifest = Path(study.manifest)
+    truth = _ground_truth(manifest)
+    report = Report(study.report.title)
+
+    with log.stage("cohort"):
+        cohort = Cohort.read(manifest)
+        problems = cohort.validate(progress=progress)
+        log.save("problems", problems, "problems.csv")
+        if len(problems):
+            _print_table(console, problems, f"{len(problems)} manifest problem(s)")
+            raise ManifestError(
+                f"the manifest has {len(problems)} problem(s); see {out / 'problems.csv'}",
+                path=manifest,
+                problems=problems,
+                fix="correct the manifest (radiopredict validate prints the table)",
+            )
+        summary = summarise_cohort(cohort)
+        log.save("cohort_summary", summary, "cohort_summary.csv")
+        _print_table(console, summary, "cohort")
+        if study.features.label is not None:
+            df = cohort.table.assign(label=study.features.label)
+            cohort = Cohort.from_dataframe(df, root=cohort.root)
+    report.section("Cohort").table(summary)
+
+    qc = None
+    if study.segmentation.enabled:
+        with log.stage("segmentation"):
+            cohort, qc = _segment(cohort, study, out, log)
+            dice = qc["dice"].dropna() if "dice" in qc else pd.Series(dtype=float)
+            held = qc.loc[~qc["used_for_training"], "dice"].dropna() if "dice" in qc else dice
+            console.print(
+                f"U-Net Dice vs reference masks: median {held.median():.3f} on {len(held)} held-out cases"
+            )
+        report.section("Segmentation and mask QC").text(
+            f"A U-Net was trained on {int(qc['used_for_training'].sum())} patients' reference masks and "
+            f"segmented every image; features below come from the predicted masks. Median Dice to the "
+            f"reference on the {len(held)} patients not used for training: {held.median():.3f} "
+            f"(min {held.min():.3f})."
+        ).table(
+            qc.reset_index().drop(columns=[c for c in ("error",) if c in qc.columns]).head(15),
+            caption="first 15 cases",
+        )
+
+    with log.stage("features"):
+        settings = _feature_settings(study.features.settings, manifest.parent)
+        cache = out / "cache" / "features" if study.features.cache else None
+        result = extract(
+            cohort,
+            settings,
+            study.features.engine,
+            n_jobs=study.n_jobs,
+            cache_dir=cache,
+            on_error="record",
+            progress=progress,
+        )
+        result.to_parquet(out / "features.parquet")
+        log.outputs["features"] = out / "features.parquet"
+        log.save("failures", result.failures, "failures.csv")
+        if len(result.failures):
+            _print_table(console, result.failures, f"{len(result.failures)} case(s) failed")
+        if result.features.empty:
+            raise ManifestError("no case produced features; see failures.csv", path=manifest)
+        console.print(f"{result.features.shape[1]} features for {len(result.features)} cases")
+
+    embeddings = None
+    if study.embeddings.enabled:
+        with log.stage("embeddings"):
+            embeddings = _embeddings(cohort, study, out, log)
+
+    with log.stage("design matrix"):
+        has_batch = "batch" in cohort.patients.columns and cohort.patients["batch"].nunique() > 1
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            X = design_matrix(
+                features=result.features.reset_index(),
+                embeddings=None if embeddings is None else embeddings.reset_index(),
+                clinical=cohort.clinical(),
+                batch=cohort.batch() if has_batch else None,
+            )
+        for w in caught:
+            console.print(f"[yellow]warning:[/yellow] {w.message}")
+        ids = list(X.index)
+        if study.task == "survival":
+            y_all = pd.Series(list(cohort.survival_target()), index=cohort.patient_ids)
+            y = np.array(list(y_all.loc[ids]), dtype=cohort.survival_target().dtype)
+        else:
+            y = pd.Series(cohort.binary_target(), index=cohort.patient_ids).loc[ids].to_numpy()
+        groups = column_groups(X)
+        console.print(
+            f"design matrix: {X.shape[0]} patients x {X.shape[1]} columns "
+            + ", ".join(f"{g}: {len(c)}" for g, c in groups.items() if c)
+        )
+
+    horizon = study.horizon
+    if study.task == "survival" and horizon is None:
+        horizon = float(np.quantile(y["time"], 0.5))
+        console.print(f"horizon not set: using the median follow-up time {horizon:.3g}")
+
+    pipeline = _pipeline(study, X, with_batch=has_batch)
+    with log.stage("evaluate"):
+        cv_kwargs = dict(
+            n_splits=study.model.cv_splits,
+            n_repeats=study.model.cv_repeats,
+            random_state=study.seed,
+            n_jobs=study.n_jobs,
+            progress=progress,
+        )
+        candidates = {"full model": pipeline}
+        clin_cols = [c for c in X.columns if c.startswith("clin__")]
+        if clin_cols:
+            candidates["clinical only"] = _on_columns(
+                _pipeline(study, X[clin_cols], with_batch=False), clin_cols
+            )
+        comparison = compare_models(
+            candidates, X, y, n_bootstrap=study.model.n_bootstrap, **cv_kwargs
+        )
+        table = comparison.table
+        log.save("performance", table, "performance.csv")
+        _print_table(
+            console,
+            table.reset_index() if not isinstance(table.index, pd.RangeIndex) else table,
+            "cross-validated performance",
+        )
+        full = comparison.results["full model"]
+        oof = full.predictions.groupby("row")["prediction"].mean().sort_index().to_numpy()
+    sec = report.section("Cross-validated performance")
+    sec.text(
+        f"Repeated stratified {study.model.cv_splits}-fold cross-validation x {study.model.cv_repeats}; "
+        "harmonisation, preprocessing, selection and model refitted in every training fold. "
+        f"Confidence intervals: bootstrap ({study.model.n_bootstrap} resamples of the test folds)."
+    ).table(table.reset_index() if not isinstance(table.index, pd.RangeIndex) else table)
+
+    if study.task == "survival":
+        fig, p_lr = plot_km_by_risk_group(oof, y, title="out-of-fold risk tertiles")
+        sec.figure(fig, f"Kaplan-Meier by out-of-fold predicted risk (log-rank p = {p_lr:.2g})")
+        with log.stage("calibration"):
+            from radiopredict.metrics import survival_calibration
+            from radiopredict.report import plot_survival_calibration
+
+            s_oof = _oof_survival(pipeline, X, y, horizon, study.seed, study.model.cv_splits)
+            try:
+                cal = survival_calibration(y, s_oof, horizon, n_groups=4)
+                log.save("calibration", cal.table, "calibration.csv")
+                sec.figure(
+                    plot_survival_calibration(cal.table, horizon=horizon),
+                    f"calibration at t = {horizon:g} (ICI {cal.ici:.3f})",
+                )
+            except Exception as exc:  # an undefined calibration is reported, not hidden
+                sec.text(f"Calibration at t = {horizon:g} could not be computed: {exc}", note=True)
+
+    with log.stage("explain"):
+        final = clone(pipeline).fit(X, y)
+        ex = explain(final, X)
+        per_patient, overall = group_shares(ex)
+        importance = ex.global_importance()
+        log.save("shap_importance", importance, "shap_importance.csv")
+        log.save("shap_values", ex.values, "shap_values.csv")
+    sec = report.section("Explanations")
+    sec.text(
+        f"SHAP values ({ex.method}) on the {ex.output} scale of the final model fitted on all patients."
+    )
+    sec.figure(
+        plot_shap_summary(ex.values, ex.data),
+        "SHAP summary (colour: feature value, low blue, high red)",
+    )
+    sec.table(importance.head(15), caption="largest mean |SHAP|")
+    sec.figure(
+        plot_group_shares(pd.DataFrame([overall.to_dict()], index=["all patients"])),
+        "share of attribution by column group",
+    )
+
+    benefit_model = None
+    if (
+        study.task == "survival"
+        and study.treatment.enabled
+        and "treatment" in cohort.patients.columns
+    ):
+        from radiopredict.treatment import TreatmentBenefit, cross_val_benefit, validate_benefit
+
+        with log.stage("treatment benefit"):
+            trt = cohort.treatment().loc[ids]
+            Xt = X.assign(treatment=trt.to_numpy())
+            tb = TreatmentBenefit(
+                pipeline,
+                learner=study.treatment.learner,
+                horizon=horizon,
+                propensity=None
+                if study.treatment.propensity == "none"
+                else study.treatment.propensity,
+                n_bootstrap=study.treatment.n_bootstrap,
+                random_state=study.seed,
+            )
+            oof_b = cross_val_benefit(
+                clone(tb).set_params(n_bootstrap=0),
+                Xt,
+                y,
+                n_splits=study.treatment.cv_splits,
+                random_state=study.seed,
+            )
+            treated_arm = [
+                c for c in oof_b.columns if c.startswith("benefit[") and c.endswith("]")
+            ][0]
+            validation = validate_benefit(oof_b[treated_arm], trt, y, horizon=horizon)
+            benefit_model = clone(tb).fit(Xt, y)
+            full_b = benefit_model.predict_benefit(Xt)
+            log.save("benefit_oof", oof_b, "benefit_out_of_fold.csv")
+            log.save("benefit", full_b, "benefit.csv")
+            log.save("benefit_by_group", validation.by_group, "benefit_validation.csv")
+            vsum = validation.summary()
+            _print_table(console, vsum, "treatment-benefit validation (out of fold)")
+        sec = report.section("Treatment benefit")
+        sec.text(
+            f"{'T' if study.treatment.learner == 't' else 'S'}-learner over the model pipeline; benefit = "
+            f"difference in predicted survival at t = {horizon:g} ({treated_arm}). Validation uses out-of-fold "
+            "predictions."
+        )
+        sec.table(vsum).table(validation.by_group)
+        sec.figure(
+            plot_benefit_validation(validation),
+            "predicted vs observed benefit by group; KM by recommendation followed",
+        )
+        if truth is not None and "true_benefit" in truth.columns:
+            true_b = truth.loc[ids, "true_benefit"].to_numpy()
+            r = float(np.corrcoef(oof_b[treated_arm].to_numpy(), true_b)[0, 1])
+            log.save("benefit_truth", {"pearson_r_oof_vs_true_benefit": r}, "benefit_vs_truth.json")
+            console.print(f"out-of-fold predicted vs true benefit: Pearson r = {r:.3f}")
+            sec.figure(
+                plot_benefit_vs_truth(oof_b[treated_arm].to_numpy(), true_b),
+                "synthetic cohort: predicted vs planted benefit",
+            )
+
+    with log.stage("patients and bundle"):
+        sec = report.section("Individual patients")
+        pick = list(
+            pd.Series(oof, index=ids)
+            .sort_values()
+            .index[:: max(1, len(ids) // max(1, study.report.n_patients))][
+                : study.report.n_patients
+            ]
+        )
+        for pid in pick:
+            sec.heading(f"patient {pid}")
+            sec.table(ex.patient(pid, top=8))
+            sec.figure(
+                plot_patient_explanation(
+                    ex.values.loc[pid],
+                    ex.data.loc[pid],
+                    base_value=ex.base_value,
+                    title=f"patient {pid}",
+                ),
+                f"contributions to the {ex.output}",
+            )
+            if benefit_model is not None:
+                row = Xt.loc[[pid]]
+                curves = benefit_model.predict_arm_survival(row, benefit_model.times_)
+                sec.figure(
+                    plot_arm_survival(
+                        benefit_model.times_, {a: c[0] for a, c in curves.items()}, horizon=horizon
+                    ),
+                    "predicted survival under each arm",
+                )
+                sec.table(
+                    full_b.loc[[pid]]
+                    .T.reset_index()
+                    .rename(columns={"index": "quantity", pid: "value"})
+                )
+        bundle = Bundle(
+            model=final,
+            benefit_model=benefit_model,
+            metadata={
+                "task": study.task,
+                "horizon": horizon,
+                "columns": list(X.columns),
+                "feature_settings": settings.to_dict(),
+                "feature_engine": study.features.engine,
+                "label": study.features.label,
+                "treatment_column": "treatment" if benefit_model is not None else None,
+            },
+        )
+        save_bundle(out / "model_bundle", bundle, overwrite=True)
+        log.outputs["bundle"] = out / "model_bundle"
+
+    provenance = {
+        "versions": library_versions(),
+        "study": study.to_dict(),
+        "feature_provenance": result.provenance,
+        "timings_s": log.timings,
+    }
+    log.save("provenance", provenance, "provenance.json")
+    sec = report.section("Settings and provenance")
+    sec.key_values(
+        {
+            "radiopredict": provenance["versions"]["radiopredict"],
+            "horizon": horizon,
+            **{f"time: {k}": f"{v:.1f} s" for k, v in log.timings.items()},
+        }
+    )
+    sec.table(
+        pd.DataFrame(
+            {
+                "setting": list(settings.to_dict()),
+                "value": [str(v) for v in settings.to_dict().values()],
+            }
+        ),
+        caption="feature settings",
+    )
+    sec.table(
+        pd.DataFrame(
+            {
+                "library": list(provenance["versions"]),
+                "version": list(provenance["versions"].values()),
+            }
+        )
+    )
+    n_events = int(y["event"].sum()) if study.task == "survival" else int(np.sum(y))
+    report.section("Reporting checklist (TRIPOD+AI style)").table(
+        _tripod_checklist(study, len(ids), n_events, X.shape[1], truth is not None)
+    )
+    report_path = report.save(out / "report.html")
+    log.outputs["report"] = report_path
+    console.rule("done")
+    console.print(f"total {time.perf_counter() - t_start:.0f} s; report: {report_path}")
+    return dict(log.outputs)
+
+
+def _on_columns(pipeline, columns: list[str]):
+    """``pipeline`` preceded by a step that keeps only ``columns`` (for model comparison)."""
+    from sklearn.compose import ColumnTransformer
+
+    from radiopredict.models._pipeline import SurvivalPipeline
+
+    keep = ColumnTransformer(
+        [("keep", "passthrough", columns)], remainder="drop", verbose_feature_names_out=False
+    )
+    return SurvivalPipeline([("columns", keep.set_output(transform="pandas")), *pipeline.steps])
+
+
+def predict_cohort(bundle, cohort, *, explain_output: bool = True) -> dict[str, pd.DataFrame]:
+    """Apply a saved study model to new patients: images and clinical data -> risk, survival at
+    the horizon, explanation and treatment benefit.
+
+    Parameters
+    ----------
+    bundle
+        A :class:`radiopredict.bundle.Bundle` written by :func:`run_study`.
+    cohort
+        A :class:`radiopredict.Cohort` of new patients (same kind of images, masks and clinical
+        columns as the training cohort).
+
+    Returns
+    -------
+    dict of DataFrame
+        ``"prediction"`` (risk, survival at the horizon, benefit columns when the bundle has a
+        benefit model), ``"explanation"`` (SHAP values), ``"failures"`` (cases that failed).
+    """
+    from radiopredict.explain import explain
+    from radiopredict.features import FeatureSettings
+    from radiopredict.features.extract import extract
+    from radiopredict.fuse import design_matrix
+
+    meta = bundle.metadata
+    settings = FeatureSettings.from_dict(meta["feature_settings"])
+    if meta.get("label") is not None:
+        from radiopredict.cohort import Cohort
+
+        cohort = Cohort.from_dataframe(cohort.table.assign(label=meta["label"]), root=cohort.root)
+    result = extract(cohort, settings, meta.get("feature_engine", "native"), progress=False)
+    has_batch = "batch" in meta["columns"]
+    X = design_matrix(
+        features=result.features.reset_index(),
+        clinical=cohort.clinical(),
+        batch=cohort.batch() if has_batch else None,
+    )
+    missing = [c for c in meta["columns"] if c not in X.columns]
+    if missing:
+        raise ConfigError(
+            f"the new cohort lacks {len(missing)} column(s) the model was trained on, e.g. {missing[:5]}",
+            fix="use the same feature settings, labels and clinical columns as the training cohort",
+        )
+    X = X[meta["columns"]]
+    pred = pd.DataFrame(index=X.index)
+    pred["risk"] = bundle.model.predict(X)
+    if meta.get("horizon") is not None and hasattr(bundle.model, "predict_survival_function"):
+        pred[f"survival_at_{meta['horizon']:g}"] = np.asarray(
+            bundle.model.predict_survival_function(X, np.array([meta["horizon"]]))
+        )[:, 0]
+    if bundle.benefit_model is not None and "treatment" in cohort.patients.columns:
+        Xt = X.assign(treatment=cohort.treatment().loc[X.index].to_numpy())
+        pred = pred.join(bundle.benefit_model.predict_benefit(Xt))
+    out = {"prediction": pred, "failures": result.failures}
+    if explain_output:
+        out["explanation"] = explain(bundle.model, X).values
+    return out
 
 
 def run_demo(
@@ -71,69 +723,52 @@ def run_demo(
     *,
     n_patients: int = 100,
     seed: int = 0,
+    segmentation: bool = True,
+    embeddings: bool = True,
     console=None,
 ) -> dict[str, Path]:
-    """Run the demo study end to end and return the paths it wrote.
+    """Write the synthetic cohort and run the whole study on it.
 
     Parameters
     ----------
     out_dir
-        Output folder (created).
+        Output folder: ``cohort/`` holds the synthetic data, everything else the study outputs.
     n_patients
         Number of synthetic patients.
     seed
         Random seed; the same seed gives the same files and numbers.
+    segmentation, embeddings
+        Include the U-Net segmentation and the CNN embeddings (need the ``deep`` extra).
     console
-        A ``rich.console.Console`` for progress and tables (a new one when None).
-
-    Returns
-    -------
-    dict
-        Name of each output -> its path.
+        A ``rich.console.Console``.
     """
     from rich.console import Console
 
-    from radiopredict.cohort import Cohort
     from radiopredict.datasets import make_synthetic_cohort
 
     console = console or Console()
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    outputs: dict[str, Path] = {}
-    timings: dict[str, float] = {}
-
+    console.rule("synthetic cohort")
     t0 = time.perf_counter()
-    console.rule("1. synthetic cohort")
     manifest = make_synthetic_cohort(
         out / "cohort", n_patients=n_patients, seed=seed, progress=True
     )
-    outputs["manifest"] = Path(manifest)
-    timings["synthesise"] = time.perf_counter() - t0
-
-    console.rule("2. validate")
-    t0 = time.perf_counter()
-    cohort = Cohort.read(manifest)
-    problems = cohort.validate(progress=True)
-    problems.to_csv(out / "problems.csv", index=False)
-    outputs["problems"] = out / "problems.csv"
-    timings["validate"] = time.perf_counter() - t0
-    if len(problems):
-        _print_table(console, problems, f"{len(problems)} manifest problem(s)")
-        raise RuntimeError(
-            f"the synthetic cohort has {len(problems)} problems: see {out / 'problems.csv'}"
-        )
-    console.print(f"[green]no manifest problem[/green] in {len(cohort)} cases")
-
-    summary = summarise_cohort(cohort)
-    summary.to_csv(out / "cohort_summary.csv", index=False)
-    outputs["cohort_summary"] = out / "cohort_summary.csv"
-    _print_table(console, summary, "cohort summary")
-
-    (out / "timings.json").write_text(
-        json.dumps({k: round(v, 3) for k, v in timings.items()}, indent=2)
+    console.print(f"{n_patients} patients written in {time.perf_counter() - t0:.1f} s: {manifest}")
+    info = json.loads((Path(manifest).parent / "synthetic_info.json").read_text())
+    study = Study.from_dict(
+        {
+            "manifest": str(manifest),
+            "output": str(out),
+            "task": "survival",
+            "horizon": float(info["horizon"]),
+            "seed": seed,
+            "n_jobs": 1,
+            "segmentation": {"enabled": segmentation},
+            "features": {"engine": "native", "settings": "ct", "label": 1},
+            "embeddings": {"enabled": embeddings},
+            "model": {"cv_splits": 5, "cv_repeats": 2, "n_bootstrap": 200},
+            "treatment": {"enabled": True, "learner": "t", "n_bootstrap": 10},
+            "report": {"n_patients": 3, "title": "radiopredict demo (synthetic cohort)"},
+        }
     )
-    outputs["timings"] = out / "timings.json"
-    console.rule("done")
-    for name, path in outputs.items():
-        console.print(f"{name:>16}: {path}")
-    return outputs
+    return run_study(study, console=console)

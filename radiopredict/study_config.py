@@ -52,11 +52,13 @@ class SegmentationSection:
     ``enabled``: train a U-Net on the cohort's masks and replace every mask by the prediction
     (the study then runs on predicted masks, as it would on new patients); ``epochs``,
     ``patch_size`` (z, y, x voxels), ``base_filters``, ``depth``: training budget and network
-    size; ``train_fraction``: patients used for training (the rest only receive predictions).
+    size; ``time_budget_s``: stop training after this many seconds; ``train_fraction``: patients
+    used for training (the rest only receive predictions).
     """
 
     enabled: bool = False
     epochs: int = 30
+    time_budget_s: float | None = 150.0
     patch_size: tuple[int, int, int] = (32, 48, 48)
     base_filters: int = 8
     depth: int = 3
