@@ -1,0 +1,290 @@
+"""Benchmark cohort extraction (issue 4).
+
+Parts (``--parts``, comma-separated; default all):
+
+``five``
+    The five pyradiomics test cases, Original + LoG (1, 2, 3 mm) + wavelet (coif1), all
+    pyradiomics feature classes, binWidth 25: the pyradiomics CLI (``--jobs 1`` and
+    ``--jobs 2``), in-process ``RadiomicsFeatureExtractor.execute``, and radiopredict's
+    pyradiomics backend (``extract(engine="pyradiomics")``, n_jobs 1 and 2); the backend's numbers
+    are compared with the CLI's CSV output and with ``execute``.
+``labels``
+    lung1 with 1, 3 and 10 labels (the tumour plus 2 or 9 boxes elsewhere in the body): the
+    backend (all labels of the image together) vs ``execute`` once per label.
+``scaling``
+    200 synthetic cases (``make_synthetic_cohort``), native engine with default settings:
+    n_jobs 1, n_jobs 2 and a 2-worker Dask LocalCluster.
+
+Usage::
+
+    nice .venv/bin/python benchmarks/bench_extract.py [OUT_DIR] [--parts five,labels,scaling]
+
+Writes ``OUT_DIR/extract.md`` (default ``benchmarks/results``) and prints it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import SimpleITK as sitk
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = Path(os.environ.get("RADIOPREDICT_SHARED_DATA", ROOT.parent / "shared" / "data"))
+CASES = ["brain1", "brain2", "breast1", "lung1", "lung2"]
+PARAMS = """imageType:
+  Original: {}
+  LoG:
+    sigma: [1.0, 2.0, 3.0]
+  Wavelet: {}
+featureClass:
+  shape:
+  firstorder:
+  glcm:
+  glrlm:
+  glszm:
+  gldm:
+  ngtdm:
+setting:
+  binWidth: 25
+  label: 1
+"""
+
+
+def _timed(func):
+    t0 = time.perf_counter()
+    out = func()
+    return time.perf_counter() - t0, out
+
+
+def _max_rel(a: dict, b: dict) -> float:
+    worst = 0.0
+    for key, ref in b.items():
+        if key.startswith("diagnostics_"):
+            continue
+        x, y = float(a[key]), float(ref)
+        if x != y:
+            worst = max(worst, abs(x - y) / max(abs(y), 1e-300))
+    return worst
+
+
+def part_five(work: Path, rows: list[str]) -> None:
+    from radiomics.featureextractor import RadiomicsFeatureExtractor
+
+    from radiopredict.cohort import Cohort
+    from radiopredict.features.extract import extract
+
+    src = DATA / "pyradiomics-cases"
+    params = work / "params.yaml"
+    params.write_text(PARAMS)
+    batch = work / "batch.csv"
+    with open(batch, "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["ID", "Image", "Mask"])
+        for c in CASES:
+            writer.writerow([c, src / f"{c}_image.nrrd", src / f"{c}_label.nrrd"])
+    manifest = pd.DataFrame(
+        {
+            "patient_id": CASES,
+            "image": [str(src / f"{c}_image.nrrd") for c in CASES],
+            "mask": [str(src / f"{c}_label.nrrd") for c in CASES],
+            "label": 1,
+        }
+    )
+    cohort = Cohort.from_dataframe(manifest)
+    cli = str(Path(sys.executable).with_name("pyradiomics"))
+    times = {}
+    for jobs in (1, 2):
+        out_csv = work / f"cli_jobs{jobs}.csv"
+        cmd = [
+            cli,
+            str(batch),
+            "--param",
+            str(params),
+            "--jobs",
+            str(jobs),
+            "-o",
+            str(out_csv),
+            "-f",
+            "csv",
+        ]
+        times[f"pyradiomics CLI --jobs {jobs}"], _ = _timed(
+            lambda cmd=cmd: subprocess.run(cmd, check=True, capture_output=True)
+        )
+    extractor = RadiomicsFeatureExtractor(str(params))
+    times["pyradiomics in-process (execute per case)"], ref = _timed(
+        lambda: {
+            c: extractor.execute(str(src / f"{c}_image.nrrd"), str(src / f"{c}_label.nrrd"))
+            for c in CASES
+        }
+    )
+    for jobs in (1, 2):
+        times[f"radiopredict pyradiomics backend, n_jobs={jobs}"], res = _timed(
+            lambda jobs=jobs: extract(
+                cohort, str(params), engine="pyradiomics", n_jobs=jobs, progress=False
+            )
+        )
+    feats = res.features.droplevel([1, 2, 3])
+    vs_execute = max(_max_rel(feats.loc[c].to_dict(), ref[c]) for c in CASES)
+    cli_table = pd.read_csv(work / "cli_jobs1.csv").set_index("ID")
+    vs_cli = 0.0
+    for c in CASES:
+        cols = [k for k in feats.columns if k in cli_table.columns]
+        vs_cli = max(
+            vs_cli, _max_rel(feats.loc[c, cols].to_dict(), cli_table.loc[c, cols].to_dict())
+        )
+    base = times["pyradiomics CLI --jobs 1"]
+    rows += [
+        "### Five cases, Original + LoG (1, 2, 3 mm) + wavelet, all classes "
+        f"({feats.shape[1]} features per case)",
+        "",
+        "| run | wall time (s) | speed-up vs CLI --jobs 1 |",
+        "|---|---|---|",
+    ]
+    rows += [f"| {k} | {v:.1f} | {base / v:.1f}x |" for k, v in times.items()]
+    rows += [
+        "",
+        f"Max relative difference, backend vs in-process `execute`: {vs_execute:.3g}; "
+        f"backend vs the CLI's CSV (jobs 1, {len(cols)} columns): {vs_cli:.3g}.",
+        "",
+    ]
+
+
+def _multilabel(n_labels: int, work: Path) -> Path:
+    src = DATA / "pyradiomics-cases"
+    mask = sitk.ReadImage(str(src / "lung1_label.nrrd"))
+    arr = sitk.GetArrayFromImage(mask).astype(np.uint8)
+    rng = np.random.default_rng(0)
+    label = 2
+    while label <= n_labels:  # 12 x 12 x 3 boxes in the body (not air, not the tumour)
+        z, y, x = rng.integers(5, 40), rng.integers(150, 360), rng.integers(120, 390)
+        box = (slice(z, z + 3), slice(y, y + 12), slice(x, x + 12))
+        if np.any(arr[box]):
+            continue
+        arr[box] = label
+        label += 1
+    out = sitk.GetImageFromArray(arr)
+    out.CopyInformation(mask)
+    path = work / f"lung1_{n_labels}labels.nrrd"
+    sitk.WriteImage(out, str(path))
+    return path
+
+
+def part_labels(work: Path, rows: list[str]) -> None:
+    from radiomics.featureextractor import RadiomicsFeatureExtractor
+
+    from radiopredict.features.engines.pyradiomics import PyradiomicsEngine
+
+    params = work / "params.yaml"
+    params.write_text(PARAMS)
+    image = str(DATA / "pyradiomics-cases" / "lung1_image.nrrd")
+    engine = PyradiomicsEngine(params)
+    extractor = RadiomicsFeatureExtractor(str(params))
+    rows += [
+        "### One image (lung1), several labels, same parameters",
+        "",
+        "| labels | backend, all labels together (s) | pyradiomics execute per label (s) |",
+        "|---|---|---|",
+    ]
+    one = None
+    for n in (1, 3, 10):
+        mask = str(_multilabel(n, work))
+        t_ours, out = _timed(
+            lambda mask=mask, n=n: engine.execute(image, [(mask, lab) for lab in range(1, n + 1)])
+        )
+        assert not any(isinstance(o, Exception) for o in out), out
+        one = one or t_ours
+        if n <= 3:
+            t_ref, ref = _timed(
+                lambda mask=mask, n=n: [
+                    extractor.execute(image, mask, label=lab) for lab in range(1, n + 1)
+                ]
+            )
+            worst = max(_max_rel(o, r) for o, r in zip(out, ref))
+            ref_txt = f"{t_ref:.1f} (max rel diff {worst:.3g})"
+        else:
+            ref_txt = "not run"
+        rows.append(f"| {n} | {t_ours:.1f} ({t_ours / one:.2f}x one label) | {ref_txt} |")
+    rows.append("")
+
+
+def part_scaling(work: Path, rows: list[str]) -> None:
+    from radiopredict.cohort import Cohort
+    from radiopredict.datasets import make_synthetic_cohort
+    from radiopredict.features.extract import extract
+
+    t_make, manifest = _timed(lambda: make_synthetic_cohort(work / "synth", n_patients=200, seed=0))
+    cohort = Cohort.read(manifest)
+    n = len(cohort.cases())
+    runs = {}
+    runs["n_jobs=1 (serial)"], ref = _timed(lambda: extract(cohort, None, progress=False))
+    runs["n_jobs=2 (joblib processes)"], par = _timed(
+        lambda: extract(cohort, None, n_jobs=2, progress=False)
+    )
+    from distributed import Client, LocalCluster
+
+    with (
+        LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        runs["Dask LocalCluster, 2 workers"], dsk = _timed(
+            lambda: extract(cohort, None, executor=client, progress=False)
+        )
+    same = par.features.equals(ref.features) and dsk.features.equals(ref.features)
+    base = runs["n_jobs=1 (serial)"]
+    rows += [
+        f"### {n} synthetic cases (200 patients; native engine, default settings)",
+        "",
+        "| run | wall time (s) | speed-up |",
+        "|---|---|---|",
+    ]
+    rows += [f"| {k} | {v:.1f} | {base / v:.2f}x |" for k, v in runs.items()]
+    rows += [
+        "",
+        f"Identical tables across the three runs: {same}. "
+        f"Failures: {len(ref.failures)}. Cohort generation: {t_make:.0f} s.",
+        "",
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("out", nargs="?", default=str(ROOT / "benchmarks" / "results"))
+    parser.add_argument("--parts", default="five,labels,scaling")
+    args = parser.parse_args()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    import radiomics
+
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    rows = [
+        f"- machine: {platform.platform()}, {os.cpu_count()} cores (shared; load average "
+        f"{load:.1f} at start), Python {platform.python_version()}, pyradiomics "
+        f"{radiomics.__version__}",
+        f"- command: `nice {Path(sys.executable).name} benchmarks/bench_extract.py "
+        f"--parts {args.parts}`",
+        "",
+    ]
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        for part in args.parts.split(","):
+            {"five": part_five, "labels": part_labels, "scaling": part_scaling}[part](work, rows)
+            print("\n".join(rows), flush=True)
+    text = "\n".join(rows) + "\n"
+    (out / "extract.md").write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
