@@ -466,3 +466,85 @@ def test_memory_budgets_split_work_without_changing_values(phantom, monkeypatch)
         assert got.keys() == ref[name].keys()
         for tag, value in ref[name].items():
             assert got[tag] == pytest.approx(value, rel=1e-12, abs=1e-15), tag
+
+
+# pyradiomics feature name -> IBSI tag, where both define the same quantity (3-D, distance 1,
+# pyradiomics' GLCM/GLRLM averaged over the 13 directions = IBSI "3D_avg", GLDM = NGLDM alpha 0)
+PYRADIOMICS_SAME = {
+    "glszm": {
+        "SmallAreaEmphasis": "szm_sze_3D",
+        "LargeAreaEmphasis": "szm_lze_3D",
+        "GrayLevelNonUniformity": "szm_glnu_3D",
+        "SizeZoneNonUniformity": "szm_zsnu_3D",
+        "ZonePercentage": "szm_z_perc_3D",
+        "GrayLevelVariance": "szm_gl_var_3D",
+        "ZoneVariance": "szm_zs_var_3D",
+        "ZoneEntropy": "szm_zs_entr_3D",
+        "HighGrayLevelZoneEmphasis": "szm_hgze_3D",
+    },
+    "ngtdm": {
+        "Coarseness": "ngt_coarseness_3D",
+        "Contrast": "ngt_contrast_3D",
+        "Busyness": "ngt_busyness_3D",
+        "Complexity": "ngt_complexity_3D",
+        "Strength": "ngt_strength_3D",
+    },
+    "gldm": {
+        "SmallDependenceEmphasis": "ngl_lde_3D",
+        "LargeDependenceEmphasis": "ngl_hde_3D",
+        "DependenceNonUniformity": "ngl_dcnu_3D",
+        "DependenceEntropy": "ngl_dc_entr_3D",
+        "GrayLevelVariance": "ngl_gl_var_3D",
+    },
+    "glcm": {
+        "JointEnergy": "cm_energy_3D_avg",
+        "Contrast": "cm_contrast_3D_avg",
+        "JointEntropy": "cm_joint_entr_3D_avg",
+        "Idm": "cm_inv_diff_mom_3D_avg",
+        "Correlation": "cm_corr_3D_avg",
+        "ClusterShade": "cm_clust_shade_3D_avg",
+    },
+    "glrlm": {
+        "ShortRunEmphasis": "rlm_sre_3D_avg",
+        "RunPercentage": "rlm_r_perc_3D_avg",
+        "GrayLevelNonUniformity": "rlm_glnu_3D_avg",
+        "RunEntropy": "rlm_rl_entr_3D_avg",
+    },
+}
+
+
+@pytest.mark.slow
+def test_real_ct_roi_agrees_with_pyradiomics_where_definitions_coincide(shared_data):
+    """24 644-voxel lung tumour (pyradiomics test case lung2), 25 HU bins, 3-D."""
+    import logging
+
+    radiomics = pytest.importorskip("radiomics")
+    from radiomics import glcm, gldm, glrlm, glszm, ngtdm
+
+    logging.getLogger("radiomics").setLevel(logging.ERROR)
+    base = shared_data / "pyradiomics-cases"
+    img = SimpleITK.ReadImage(str(base / "lung2_image.nrrd"))
+    lab = SimpleITK.ReadImage(str(base / "lung2_label.nrrd"))
+    im = SimpleITK.GetArrayFromImage(img).astype(float)
+    roi = SimpleITK.GetArrayFromImage(lab) == 1
+    x = im[roi]
+    q = np.zeros(im.shape, np.int32)
+    q[roi] = np.floor(x / 25) - np.floor(x.min() / 25) + 1  # pyradiomics' fixed bin width
+    ours = {}
+    for name in ("glszm", "ngtdm", "ngldm", "glcm", "glrlm"):
+        ours.update(run(name, q, roi, int(q.max()), SimpleNamespace(texture_dims=("3D",))))
+    classes = {
+        "glszm": glszm.RadiomicsGLSZM,
+        "ngtdm": ngtdm.RadiomicsNGTDM,
+        "gldm": gldm.RadiomicsGLDM,
+        "glcm": glcm.RadiomicsGLCM,
+        "glrlm": glrlm.RadiomicsGLRLM,
+    }
+    assert radiomics.__version__
+    for key, mapping in PYRADIOMICS_SAME.items():
+        fc = classes[key](img, lab, binWidth=25, label=1)
+        for feature in mapping:
+            fc.enableFeatureByName(feature)
+        fc.execute()
+        for feature, tag in mapping.items():
+            assert ours[tag] == pytest.approx(float(fc.featureValues[feature]), rel=1e-9), tag
