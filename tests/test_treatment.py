@@ -311,7 +311,9 @@ def test_synthetic_cohort_latents_recover_planted_benefit(tmp_path) -> None:
     out-of-fold benefit follows the planted heterogeneity of the treatment effect."""
     from radiopredict.datasets import load_synthetic_ground_truth, make_synthetic_cohort
 
-    make_synthetic_cohort(tmp_path, n_patients=400, seed=7, shape=(32, 48, 48), horizon=24.0)
+    make_synthetic_cohort(
+        tmp_path, n_patients=400, seed=7, shape=(24, 32, 32), spacing=(1.6, 1.6, 5.0), horizon=24.0
+    )
     truth = load_synthetic_ground_truth(tmp_path)
     latents = [c for c in truth.columns if c.startswith("z_")]
     X = truth[[*latents, "treatment"]]
