@@ -8,7 +8,12 @@ import SimpleITK as sitk
 from scipy import stats
 from scipy.spatial.distance import cdist
 
-from radiopredict.errors import ConfigError, EmptyMaskError, GeometryMismatchError
+from radiopredict.errors import (
+    ConfigError,
+    EmptyMaskError,
+    FeatureComputationError,
+    GeometryMismatchError,
+)
 from radiopredict.features import FeatureSettings, compute_features, get_feature
 from radiopredict.features.families import (
     intensity_histogram,
@@ -57,6 +62,17 @@ def test_ivh_small_example():
         np.array([0.0, 1.0, 7.0]), s.replace(ivh_discretisation="fbs", ivh_bin_width=2.5)
     )
     assert fbs["ivh_i10"] == pytest.approx(8.75)  # one bin above the last centre 6.25
+    with pytest.raises(FeatureComputationError, match="integer"):
+        ivh.compute(np.array([0.5, 1.25, 3.0]), s)
+    # the engine reports the family instead of failing or rounding silently
+    img = np.random.default_rng(2).normal(0.0, 1.0, (6, 6, 6))
+    out = compute_features(
+        img,
+        np.ones(img.shape, np.uint8),
+        FeatureSettings(families=["ivh", "intensity_stats"]),
+        spacing=(1.0, 1.0, 1.0),
+    )
+    assert "integer" in out.attrs["not_computed"]["ivh"] and "stat_mean" in out.index
 
 
 def test_local_intensity_sphere_kernel_and_peaks():

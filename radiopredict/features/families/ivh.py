@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from radiopredict.errors import FeatureComputationError
 from radiopredict.features.preprocess import discretise
 from radiopredict.features.registry import FeatureDef, register
 
@@ -72,13 +73,27 @@ def _lattice_values(values: np.ndarray, settings) -> tuple[np.ndarray, float, fl
         xmax = hi if hi is not None else float(x.max())
         return x, w, xmin, xmax
     x = np.rint(values)
+    if not np.allclose(x, values, rtol=0.0, atol=1e-6):
+        raise FeatureComputationError(
+            "the intensity-volume histogram without discretisation needs integer grey values "
+            f"(found e.g. {values[np.argmax(np.abs(x - values))]!r})",
+            fix="set ivh_discretisation to 'fbs' (with ivh_bin_width) or 'fbn' "
+            "(with ivh_bin_number), or round_intensities=True for integer modalities",
+        )
     xmin = lo if lo is not None else float(x.min())
     xmax = hi if hi is not None else float(x.max())
     return x, 1.0, xmin, xmax
 
 
 def compute(values: np.ndarray, settings) -> dict[str, float]:
-    """IVH features of the ROI grey values (1-D array) under ``settings``' IVH discretisation."""
+    """IVH features of the ROI grey values (1-D array) under ``settings``' IVH discretisation.
+
+    Raises
+    ------
+    FeatureComputationError
+        ``ivh_discretisation="none"`` with non-integer grey values (the engine reports the
+        family as not computed).
+    """
     x, step, xmin, xmax = _lattice_values(np.asarray(values, dtype=np.float64).ravel(), settings)
     n = x.size
     uniq, counts = np.unique(x, return_counts=True)
