@@ -9,6 +9,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from radiopredict.features.settings import PRESETS
+
 FAMILY_TITLES = {
     "morphology": ("Morphology", "IBSI-1 section 3.1, computed on the morphological mask."),
     "local_intensity": ("Local intensity", "IBSI-1 section 3.2."),
@@ -37,6 +39,24 @@ SUFFIXES = {"glcm": _AVG_COMB, "glrlm": _AVG_COMB}
 SUFFIXES.update({f: _DIMS for f in ("glszm", "gldzm", "ngtdm", "ngldm")})
 
 
+def _fmt(value) -> str:
+    if isinstance(value, tuple | list):
+        return "[" + ", ".join(_fmt(v) for v in value) + "]"
+    return "null" if value is None else str(value)
+
+
+def _settings_rows() -> list[str]:
+    from radiopredict.features.settings import FeatureSettings
+
+    default = FeatureSettings().to_dict()
+    presets = {name: FeatureSettings.preset(name).to_dict() for name in PRESETS}
+    rows = []
+    for key, value in default.items():
+        cells = ["" if presets[p][key] == value else f"`{_fmt(presets[p][key])}`" for p in PRESETS]
+        rows.append(f"| `{key}` | `{_fmt(value)}` | " + " | ".join(cells) + " |")
+    return rows
+
+
 def render() -> str:
     """The Markdown text of the features page."""
     from radiopredict.features.families import load_all
@@ -55,6 +75,33 @@ def render() -> str:
         "aggregation suffix), the IBSI identifier and the formula in IBSI notation. "
         "See the IBSI-1 reference manual (Zwanenburg et al., arXiv:1612.07003) for the "
         "notation and [Conformance](conformance.md) for the agreement with the reference values.",
+        "",
+        "## Usage",
+        "",
+        "```python",
+        "import radiopredict as rp",
+        "from radiopredict.features import FeatureSettings, compute_features",
+        "",
+        'image = rp.read_image("ct.nii.gz")',
+        'mask = rp.read_mask("seg.nii.gz", reference=image, label=1)',
+        'settings = FeatureSettings.preset("ct").replace(bin_width=10.0)',
+        "features = compute_features(image, mask, settings)  # pandas Series indexed by IBSI tag",
+        'features.attrs["not_computed"]  # {tag or family: reason} for what is undefined here',
+        'settings.to_yaml("features-settings.yaml")  # keep the settings next to the results',
+        "```",
+        "",
+        "`compute_features` raises `EmptyMaskError` when the ROI is empty (also after interpolation "
+        "or resegmentation). It never returns NaN: a value that is undefined for the ROI (for "
+        "example the principal axes of a single voxel) is left out of the Series and listed with "
+        'its reason in `attrs["not_computed"]`.',
+        "",
+        "## Settings and presets",
+        "",
+        "| setting | default | " + " | ".join(f"`{p}`" for p in PRESETS) + " |",
+        "|---|---|" + "---|" * len(PRESETS),
+        *_settings_rows(),
+        "",
+        "Blank cells keep the default. See `FeatureSettings` in the API reference for each field.",
         "",
     ]
     for fam, (title, note) in FAMILY_TITLES.items():
