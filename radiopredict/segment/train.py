@@ -45,7 +45,10 @@ class TrainSettings:
     patience
         Stop after this many validations without a Dice improvement (the best weights are kept).
     time_budget_s
-        Stop after this many seconds of training (checked after every epoch), or None.
+        Stop after this many seconds of training (wall clock, checked after every epoch).
+    cpu_budget_s
+        Stop after this many seconds of process CPU time (all threads; checked after every
+        epoch). Useful on shared machines where wall time says little.
     seed
         Seed of weight initialisation, patch sampling, augmentation and the validation split.
     device
@@ -69,6 +72,7 @@ class TrainSettings:
     val_every: int = 1
     patience: int = 10
     time_budget_s: float | None = None
+    cpu_budget_s: float | None = None
     seed: int = 0
     device: str = "auto"
     num_threads: int | None = None
@@ -259,7 +263,7 @@ def train_unet(
             net.parameters(), lr=settings.learning_rate, weight_decay=settings.weight_decay
         )
         best_dice, best_state, bad = -1.0, None, 0
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         for epoch in range(1, settings.max_epochs + 1):
             net.train()
             losses = []
@@ -294,12 +298,15 @@ def train_unet(
                 else:
                     bad += 1
             row["seconds"] = round(time.perf_counter() - t0, 3)
+            row["cpu_seconds"] = round(time.process_time() - c0, 3)
             history.append(row)
             if verbose:
                 print(row)
             if val_imgs and bad >= settings.patience:
                 break
             if settings.time_budget_s is not None and row["seconds"] >= settings.time_budget_s:
+                break
+            if settings.cpu_budget_s is not None and row["cpu_seconds"] >= settings.cpu_budget_s:
                 break
         if best_state is not None:
             net.load_state_dict(best_state)
@@ -312,5 +319,6 @@ def train_unet(
         "best_val_dice": None if best_state is None else best_dice,
         "epochs": len(history),
         "seconds": history[-1]["seconds"] if history else 0.0,
+        "cpu_seconds": history[-1]["cpu_seconds"] if history else 0.0,
     }
     return model
