@@ -84,6 +84,11 @@ class ComBat(_FrameTransformer, TransformerMixin, BaseEstimator):
         of sva::ComBat / neuroCombat by default).
     max_iter
         Maximum number of fixed-point iterations.
+    on_constant
+        What to do with a feature that is constant within a training batch (its batch variance
+        cannot be estimated, common for discrete features in small folds): ``"raise"`` an error
+        naming the features, or ``"skip"`` them: they pass through unharmonised, are listed in
+        ``skipped_`` and a warning names them.
 
     Attributes
     ----------
@@ -101,6 +106,9 @@ class ComBat(_FrameTransformer, TransformerMixin, BaseEstimator):
         Per-batch estimates before shrinkage.
     n_iter_ : list of int
         Fixed-point iterations per batch (parametric EB only).
+    skipped_ : list of str
+        Features left unharmonised because they were constant within a batch
+        (``on_constant="skip"``).
     """
 
     _numpy_dtype = None
@@ -117,6 +125,7 @@ class ComBat(_FrameTransformer, TransformerMixin, BaseEstimator):
         drop_batch: bool = True,
         tol: float = 1e-4,
         max_iter: int = 1000,
+        on_constant: str = "raise",
     ) -> None:
         self.batch_col = batch_col
         self.columns = columns
@@ -128,6 +137,7 @@ class ComBat(_FrameTransformer, TransformerMixin, BaseEstimator):
         self.drop_batch = drop_batch
         self.tol = tol
         self.max_iter = max_iter
+        self.on_constant = on_constant
 
     # ------------------------------------------------------------------ helpers
     def _covariate_names(self) -> list[str]:
@@ -254,6 +264,29 @@ class ComBat(_FrameTransformer, TransformerMixin, BaseEstimator):
                 fix="use eb=False",
             )
         const = np.vstack([np.ptp(Y[inverse == i], axis=0) == 0 for i in range(len(batches))])
+        if self.on_constant not in ("raise", "skip"):
+            raise ConfigError(
+                f"ComBat: on_constant must be 'raise' or 'skip', got {self.on_constant!r}",
+                fix="use on_constant='skip' to pass such features through unharmonised",
+            )
+        self.skipped_ = []
+        if self.on_constant == "skip" and const.any():
+            bad = const.any(axis=0)
+            self.skipped_ = [c for c, b in zip(cols, bad) if b]
+            warnings.warn(
+                f"ComBat: {len(self.skipped_)} feature(s) constant within a batch pass through "
+                f"unharmonised: {self.skipped_[:10]}",
+                stacklevel=2,
+            )
+            cols = [c for c, b in zip(cols, bad) if not b]
+            Y = Y[:, ~bad]
+            p = Y.shape[1]
+            const = const[:, ~bad]
+            if p == 0:
+                raise FeatureTableError(
+                    "ComBat: every feature is constant within a batch; nothing to harmonise",
+                    fix="remove ComBat from the pipeline or merge the batches",
+                )
         if const.any() and not self.mean_only:
             bi, fi = np.nonzero(const)
             pairs = [f"{cols[f]} in batch {batches[b]!r}" for b, f in zip(bi, fi)][:10]

@@ -213,7 +213,7 @@ def _pipeline(study: Study, X: pd.DataFrame, *, with_batch: bool):
     if with_batch:
         # ComBat needs features that vary within every batch: drop constant ones first.
         steps.append(("constant", VarianceFilter(threshold=0.0, columns="radiomics")))
-        steps.append(("combat", ComBat(batch_col="batch")))
+        steps.append(("combat", ComBat(batch_col="batch", on_constant="skip")))
     if groups.get("clinical"):
         steps.append(("clinical", ClinicalPreprocessor(drop="if_binary")))
     if groups.get("embedding"):

@@ -258,3 +258,31 @@ def test_missing_column_at_transform_and_single_feature_eb():
         ComBat(columns=["rad__f0"]).fit(X)
     out = ComBat(columns=["rad__f0"], eb=False).fit_transform(X)
     assert out.shape == (len(X), X.shape[1] - 1)
+
+
+def test_on_constant_skip_passes_constant_features_through() -> None:
+    import warnings as _w
+
+    rng = np.random.default_rng(3)
+    n = 30
+    X = pd.DataFrame(
+        {
+            "rad__a": rng.normal(size=n),
+            "rad__b": rng.normal(size=n),
+            "rad__c": rng.normal(size=n),
+            "batch": np.repeat(["s1", "s2", "s3"], 10),
+        }
+    )
+    X.loc[X["batch"] == "s2", "rad__c"] = 1.0  # constant within one batch
+    with pytest.raises(FeatureTableError, match="constant within a batch"):
+        ComBat().fit(X)
+    with _w.catch_warnings(record=True) as caught:
+        _w.simplefilter("always")
+        model = ComBat(on_constant="skip").fit(X)
+    assert model.skipped_ == ["rad__c"]
+    assert any("rad__c" in str(w.message) for w in caught)
+    out = model.transform(X)
+    np.testing.assert_array_equal(out["rad__c"].to_numpy(), X["rad__c"].to_numpy())
+    assert not np.allclose(out["rad__a"].to_numpy(), X["rad__a"].to_numpy())
+    with pytest.raises(ConfigError, match="on_constant"):
+        ComBat(on_constant="maybe").fit(X)
