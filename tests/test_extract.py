@@ -248,8 +248,11 @@ def test_native_engine_through_extract(cohort_dir):
     from radiopredict.features import FeatureSettings
 
     settings = FeatureSettings(families=("intensity_stats",))
-    res = extract(_cohort(cohort_dir), settings, engine="native", progress=False)
-    assert len(res.features) == 7 and res.failures.empty
+    absent = {"patient_id": "absent", "image": "p1.nrrd", "mask": "mask.nrrd", "label": 9}
+    res = extract(_cohort(cohort_dir, [absent]), settings, engine="native", progress=False)
+    assert len(res.features) == 7
+    fail = res.failures.set_index("patient_id").loc["absent"]
+    assert fail["stage"] == "read" and "9" in fail["error"] and fail["fix"]
     assert res.provenance["config"]["settings"]["families"] == ["intensity_stats"]
     means = res.features["stat_mean"].droplevel([1, 2, 3])
     assert means["p3"] - means["p1"] == pytest.approx(14.0, rel=1e-9)

@@ -138,7 +138,8 @@ def _run_group(engine, image: Path, items: list[tuple[Path | None, Any]], cache_
     for i, res in zip(todo, results):
         if isinstance(res, Exception):
             err, fix = _describe(res)
-            out[i] = {"stage": "features", "error": err, "fix": fix}
+            stage = getattr(res, "radiopredict_stage", "features")
+            out[i] = {"stage": stage, "error": err, "fix": fix}
             continue
         if cache is not None:
             cache.put(out[i]["key"], res, {"image": str(image), "label": repr(items[i][1])})

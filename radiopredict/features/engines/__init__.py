@@ -147,6 +147,7 @@ class NativeEngine:
                 masks.append(_read_mask(mask, image, label))
                 results.append(None)
             except Exception as exc:
+                exc.radiopredict_stage = "read"  # reported as a read failure, not a feature one
                 masks.append(None)
                 results.append(exc)
         good = [i for i, m in enumerate(masks) if m is not None]
