@@ -210,7 +210,12 @@ def test_dask_local_cluster_same_table(cohort_dir, serial):
         res = extract(
             _cohort(cohort_dir), PARAMS, engine="pyradiomics", executor=client, progress=False
         )
+        # executor="dask" uses the running client
+        again = extract(
+            _cohort(cohort_dir), PARAMS, engine="pyradiomics", executor="dask", progress=False
+        )
     pd.testing.assert_frame_equal(res.features, serial.features)
+    pd.testing.assert_frame_equal(again.features, serial.features)
 
 
 def test_native_engine_filters_once_on_exact_crop(shared_data, cohort_dir):
