@@ -1,0 +1,34 @@
+"""Survival and response estimators with the scikit-learn API, and the default pipelines."""
+
+from __future__ import annotations
+
+from radiopredict.models.pipelines import (
+    SurvivalPipeline,
+    candidate_pipelines,
+    default_param_grid,
+    default_pipeline,
+    predict_survival_function,
+)
+from radiopredict.models.response import ElasticNetLogistic, XGBResponse
+from radiopredict.models.survival import CoxPH, XGBSurvival
+
+__all__ = [
+    "CoxPH",
+    "XGBSurvival",
+    "DeepSurv",
+    "ElasticNetLogistic",
+    "XGBResponse",
+    "SurvivalPipeline",
+    "predict_survival_function",
+    "default_pipeline",
+    "default_param_grid",
+    "candidate_pipelines",
+]
+
+
+def __getattr__(name: str):
+    if name == "DeepSurv":  # torch is an optional extra: import on first use
+        from radiopredict.models.deepsurv import DeepSurv
+
+        return DeepSurv
+    raise AttributeError(f"module 'radiopredict.models' has no attribute {name!r}")

@@ -1,0 +1,161 @@
+"""Default pipelines, chosen by the benchmarks in ``benchmarks/`` (see docs/models.md).
+
+Every pipeline starts from a DataFrame of features and refits everything (filters, scaler,
+model) inside each training fold when used with :mod:`radiopredict.evaluate`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+
+from radiopredict.errors import ConfigError
+
+__all__ = [
+    "SurvivalPipeline",
+    "predict_survival_function",
+    "default_pipeline",
+    "default_param_grid",
+    "candidate_pipelines",
+]
+
+
+class SurvivalPipeline(Pipeline):
+    """A :class:`sklearn.pipeline.Pipeline` that also exposes ``predict_survival_function``.
+
+    scikit-learn's Pipeline forwards only its own fixed set of methods; this subclass adds
+    ``predict_survival_function(X, times)``: ``X`` goes through every transformer, then the final
+    survival estimator's method is called.
+    """
+
+    def predict_survival_function(self, X, times):
+        """Survival probabilities of the final estimator, shape ``(n_samples, len(times))``."""
+        Xt = X
+        for _, _, step in self._iter(with_final=False):
+            Xt = step.transform(Xt)
+        return self.steps[-1][1].predict_survival_function(Xt, times)
+
+
+def predict_survival_function(model, X, times):
+    """``model.predict_survival_function(X, times)`` for any fitted model.
+
+    Works for estimators with the method, :class:`SurvivalPipeline`, plain scikit-learn
+    pipelines (the transformers are applied first) and fitted searches (their
+    ``best_estimator_``).
+    """
+    model = getattr(model, "best_estimator_", model)
+    if hasattr(model, "predict_survival_function"):
+        return model.predict_survival_function(X, times)
+    if isinstance(model, Pipeline):
+        Xt = X
+        for _, _, step in model._iter(with_final=False):
+            Xt = step.transform(Xt)
+        return predict_survival_function(model.steps[-1][1], Xt, times)
+    raise ConfigError(
+        f"{type(model).__name__} has no predict_survival_function",
+        fix="use a survival estimator from radiopredict.models",
+    )
+
+
+# Chosen by benchmarks/bench_response_radmlbench.py and benchmarks/bench_survival.py; see
+# benchmarks/README.md ("Models") for the numbers behind the choice.
+_DEFAULT = {"response": "enet", "survival": "coxnet"}
+
+
+def _filters(correlation: float | None) -> list[tuple[str, Any]]:
+    from radiopredict.select import CorrelationClusterSelector, VarianceFilter
+
+    steps: list[tuple[str, Any]] = [("variance", VarianceFilter(threshold=0.0, columns=None))]
+    if correlation is not None:
+        steps.append(
+            ("correlation", CorrelationClusterSelector(threshold=correlation, columns=None))
+        )
+    return steps
+
+
+def candidate_pipelines(task: str, *, random_state: int = 0) -> dict[str, Pipeline]:
+    """The candidate pipelines compared by the benchmarks, by name.
+
+    Response: ``"enet"`` (constant-column filter, Spearman correlation clusters at 0.9, scaler,
+    elastic-net logistic), ``"xgb"`` (constant-column filter, gradient-boosted trees).
+    Survival: ``"coxnet"`` (filters, scaler, elastic-net Cox), ``"xgb_cox"``, ``"xgb_aft"``.
+    """
+    from radiopredict.models.response import ElasticNetLogistic, XGBResponse
+    from radiopredict.models.survival import CoxPH, XGBSurvival
+
+    rs = random_state
+    if task == "response":
+        return {
+            "enet": Pipeline(
+                [
+                    *_filters(0.9),
+                    ("scale", StandardScaler()),
+                    ("model", ElasticNetLogistic(C=0.1, l1_ratio=0.5, random_state=rs)),
+                ]
+            ),
+            "xgb": Pipeline(
+                [
+                    *_filters(None),
+                    (
+                        "model",
+                        XGBResponse(
+                            n_estimators=100,
+                            learning_rate=0.1,
+                            max_depth=2,
+                            colsample_bytree=0.5,
+                            random_state=rs,
+                        ),
+                    ),
+                ]
+            ),
+        }
+    if task == "survival":
+        return {
+            "coxnet": SurvivalPipeline(
+                [
+                    *_filters(0.9),
+                    ("scale", StandardScaler()),
+                    ("model", CoxPH(alpha=0.1, l1_ratio=0.5)),
+                ]
+            ),
+            "xgb_cox": SurvivalPipeline(
+                [*_filters(None), ("model", XGBSurvival(objective="cox", random_state=rs))]
+            ),
+            "xgb_aft": SurvivalPipeline(
+                [*_filters(None), ("model", XGBSurvival(objective="aft", random_state=rs))]
+            ),
+        }
+    raise ConfigError(f"unknown task {task!r}", fix="use task='survival' or task='response'")
+
+
+def default_param_grid(task: str, name: str | None = None) -> dict[str, list]:
+    """Hyper-parameter grid for :func:`radiopredict.evaluate.nested_cv` of a candidate."""
+    name = name or _DEFAULT.get(task)
+    grids = {
+        ("response", "enet"): {"model__C": [0.03, 0.1, 0.3]},
+        ("response", "xgb"): {"model__max_depth": [2, 4], "model__n_estimators": [100, 300]},
+        ("survival", "coxnet"): {"model__alpha": [0.03, 0.1, 0.3]},
+        ("survival", "xgb_cox"): {"model__max_depth": [2, 3], "model__n_estimators": [100, 300]},
+        ("survival", "xgb_aft"): {"model__max_depth": [2, 3], "model__n_estimators": [100, 300]},
+    }
+    if (task, name) not in grids:
+        raise ConfigError(
+            f"no grid for task={task!r}, pipeline={name!r}",
+            fix="task is 'survival' or 'response'; names are those of candidate_pipelines(task)",
+        )
+    return grids[(task, name)]
+
+
+def default_pipeline(task: str = "survival", *, random_state: int = 0) -> Pipeline:
+    """The default pipeline for ``task`` (``"survival"`` or ``"response"``).
+
+    The choice is not a matter of taste: it is the candidate of :func:`candidate_pipelines`
+    that did best in the benchmarks (radMLBench nested-CV AUC for ``"response"``; repeated
+    5-fold C-index on public clinical survival sets for ``"survival"``). Tune it with
+    :func:`radiopredict.evaluate.nested_cv` and :func:`default_param_grid`.
+    """
+    if task not in _DEFAULT:
+        raise ConfigError(f"unknown task {task!r}", fix="use task='survival' or task='response'")
+    return candidate_pipelines(task, random_state=random_state)[_DEFAULT[task]]

@@ -1,0 +1,232 @@
+"""Binary response classifiers with the scikit-learn API.
+
+``predict_proba(X)[:, 1]`` is the probability of the positive class (the larger label, e.g. 1 =
+responder); ``decision_function`` is its log-odds; ``score`` is the ROC AUC.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils.multiclass import type_of_target
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from radiopredict.errors import ConfigError, TargetError
+
+__all__ = ["ElasticNetLogistic", "XGBResponse"]
+
+
+def _encode_binary(y) -> tuple[np.ndarray, np.ndarray]:
+    y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y.ravel()
+    kind = type_of_target(y, input_name="y", raise_unknown=True)
+    classes = np.unique(y)
+    if len(classes) < 2:
+        raise TargetError(
+            "the response has one class only; a response model needs two",
+            fix="include both responders and non-responders (1 = responder, 0 = non-responder)",
+        )
+    if kind != "binary" or len(classes) != 2:
+        raise TargetError(
+            f"Only binary classification is supported; got {len(classes)} classes ({kind})",
+            fix="code the response as 1 = responder, 0 = non-responder",
+        )
+    return classes, (y == classes[1]).astype(int)
+
+
+class _BinaryBase(ClassifierMixin, BaseEstimator):
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_class = False
+        return tags
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Class probabilities, shape ``(n_samples, 2)``; column 1 is ``classes_[1]``."""
+        z = self.decision_function(X)
+        p = 1.0 / (1.0 + np.exp(-z))
+        return np.column_stack([1.0 - p, p])
+
+    def predict(self, X) -> np.ndarray:
+        """Most probable class label."""
+        z = self.decision_function(X)
+        return self.classes_[(z > 0).astype(int)]
+
+    def score(self, X, y) -> float:
+        """ROC AUC of ``predict_proba(X)[:, 1]``."""
+        from radiopredict.metrics import roc_auc
+
+        z = self.decision_function(X)
+        return roc_auc((np.asarray(y) == self.classes_[1]).astype(int), z)
+
+
+class ElasticNetLogistic(_BinaryBase):
+    """Logistic regression with an elastic-net penalty (scikit-learn ``saga`` solver).
+
+    Minimises
+
+    .. math::
+        \\frac{1 - \\rho}{2} \\lVert\\beta\\rVert_2^2 + \\rho \\lVert\\beta\\rVert_1
+        - C \\sum_i \\left[y_i \\log p_i + (1 - y_i) \\log(1 - p_i)\\right],
+        \\quad p_i = \\sigma(\\beta_0 + x_i^\\top \\beta)
+
+    Put a scaler before it: the penalty assumes comparable column scales.
+
+    Parameters
+    ----------
+    C
+        Inverse penalty strength.
+    l1_ratio
+        :math:`\\rho`: 1 is the lasso, 0 ridge.
+    class_weight
+        ``None`` or ``"balanced"``.
+    max_iter, tol
+        Solver settings.
+    random_state
+        Seed of the solver's sample order.
+
+    Attributes
+    ----------
+    coef_ : ndarray of shape (n_features,)
+    intercept_ : float
+    classes_ : ndarray of shape (2,)
+    """
+
+    def __init__(
+        self,
+        C: float = 1.0,
+        l1_ratio: float = 0.5,
+        class_weight: str | None = None,
+        max_iter: int = 2000,
+        tol: float = 1e-4,
+        random_state: int | None = 0,
+    ) -> None:
+        self.C = C
+        self.l1_ratio = l1_ratio
+        self.class_weight = class_weight
+        self.max_iter = max_iter
+        self.tol = tol
+        self.random_state = random_state
+
+    def fit(self, X, y) -> ElasticNetLogistic:
+        import warnings
+
+        from sklearn.exceptions import ConvergenceWarning
+        from sklearn.linear_model import LogisticRegression
+
+        X, y = validate_data(self, X, y, dtype=np.float64)
+        self.classes_, yb = _encode_binary(y)
+        if not 0 <= self.l1_ratio <= 1 or self.C <= 0:
+            raise ConfigError(
+                f"C={self.C}, l1_ratio={self.l1_ratio} out of range",
+                fix="use C > 0 and 0 <= l1_ratio <= 1",
+            )
+        model = LogisticRegression(
+            C=self.C,
+            l1_ratio=self.l1_ratio,
+            solver="saga",
+            class_weight=self.class_weight,
+            max_iter=self.max_iter,
+            tol=self.tol,
+            random_state=self.random_state,
+        )
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ConvergenceWarning)
+            model.fit(X, yb)
+        self.converged_ = not any(issubclass(w.category, ConvergenceWarning) for w in caught)
+        self.coef_ = model.coef_.ravel().copy()
+        self.intercept_ = float(model.intercept_[0])
+        self.n_iter_ = int(np.max(model.n_iter_))
+        return self
+
+    def decision_function(self, X) -> np.ndarray:
+        """Log-odds :math:`\\beta_0 + x^\\top\\beta`."""
+        check_is_fitted(self, "coef_")
+        X = validate_data(self, X, dtype=np.float64, reset=False)
+        return X @ self.coef_ + self.intercept_
+
+
+class XGBResponse(_BinaryBase):
+    """Gradient-boosted trees for a binary response (xgboost, logistic loss).
+
+    Parameters
+    ----------
+    n_estimators, learning_rate, max_depth, min_child_weight, subsample, colsample_bytree,
+    reg_lambda, reg_alpha
+        xgboost tree parameters.
+    scale_pos_weight
+        Weight of positive cases (``"balanced"`` = negatives / positives, or a number).
+    random_state
+        Seed.
+    n_jobs
+        Threads used by xgboost.
+
+    Attributes
+    ----------
+    booster_ : xgboost.Booster
+    classes_ : ndarray of shape (2,)
+    """
+
+    def __init__(
+        self,
+        n_estimators: int = 200,
+        learning_rate: float = 0.05,
+        max_depth: int = 3,
+        min_child_weight: float = 1.0,
+        subsample: float = 0.8,
+        colsample_bytree: float = 0.5,
+        reg_lambda: float = 1.0,
+        reg_alpha: float = 0.0,
+        scale_pos_weight: float | str = 1.0,
+        random_state: int | None = 0,
+        n_jobs: int = 1,
+    ) -> None:
+        self.n_estimators = n_estimators
+        self.learning_rate = learning_rate
+        self.max_depth = max_depth
+        self.min_child_weight = min_child_weight
+        self.subsample = subsample
+        self.colsample_bytree = colsample_bytree
+        self.reg_lambda = reg_lambda
+        self.reg_alpha = reg_alpha
+        self.scale_pos_weight = scale_pos_weight
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        return tags
+
+    def fit(self, X, y) -> XGBResponse:
+        import xgboost as xgb
+
+        X, y = validate_data(self, X, y, dtype=np.float64, ensure_all_finite="allow-nan")
+        self.classes_, yb = _encode_binary(y)
+        spw = self.scale_pos_weight
+        if spw == "balanced":
+            spw = (yb == 0).sum() / max((yb == 1).sum(), 1)
+        params = {
+            "objective": "binary:logistic",
+            "eta": self.learning_rate,
+            "max_depth": self.max_depth,
+            "min_child_weight": self.min_child_weight,
+            "subsample": self.subsample,
+            "colsample_bytree": self.colsample_bytree,
+            "lambda": self.reg_lambda,
+            "alpha": self.reg_alpha,
+            "scale_pos_weight": float(spw),
+            "seed": 0 if self.random_state is None else int(self.random_state),
+            "nthread": self.n_jobs,
+            "verbosity": 0,
+        }
+        self.booster_ = xgb.train(params, xgb.DMatrix(X, label=yb), self.n_estimators)
+        return self
+
+    def decision_function(self, X) -> np.ndarray:
+        """Log-odds of the positive class."""
+        import xgboost as xgb
+
+        check_is_fitted(self, "booster_")
+        X = validate_data(self, X, dtype=np.float64, ensure_all_finite="allow-nan", reset=False)
+        return self.booster_.predict(xgb.DMatrix(X), output_margin=True).astype(float)
