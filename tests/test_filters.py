@@ -254,3 +254,113 @@ def test_names_are_distinct_and_settings_round_trip():
     assert len(names) == len(CROP_SPECS)
     for spec in CROP_SPECS:
         assert FilterSpec(**spec.to_dict()) == spec
+
+
+# -- IBSI-2 phase 2: intensity statistics of the CT phantom after each filter ------------------
+PHASE2 = {
+    "1.B": None,
+    "2.B": dict(kind="mean", support=5),
+    "3.B": dict(kind="log", sigma_mm=1.5),
+    "4.B": dict(kind="laws", kernels="L5E5E5", rotation_invariant=True, energy_distance=7),
+    "5.B": dict(
+        kind="gabor",
+        sigma_mm=5.0,
+        wavelength_mm=2.0,
+        gamma=1.5,
+        theta_step=PI / 8,
+        rotation_invariant=True,
+        pooling="average",
+    ),
+    "6.B": dict(
+        kind="wavelet", wavelet="db3", response="LLH", rotation_invariant=True, pooling="average"
+    ),
+    "7.B": dict(
+        kind="wavelet",
+        wavelet="db3",
+        response="HHH",
+        level=2,
+        rotation_invariant=True,
+        pooling="average",
+    ),
+    "1.A": None,
+    "2.A": dict(kind="mean", support=5, dims="2D"),
+    "3.A": dict(kind="log", sigma_mm=1.5, dims="2D"),
+    "4.A": dict(kind="laws", kernels="L5E5", dims="2D", rotation_invariant=True, energy_distance=7),
+    "5.A": dict(
+        kind="gabor",
+        sigma_mm=5.0,
+        wavelength_mm=2.0,
+        gamma=1.5,
+        theta_step=PI / 8,
+        rotation_invariant=True,
+        pooling="average",
+        dims="2D",
+    ),
+    "6.A": dict(
+        kind="wavelet",
+        wavelet="db3",
+        response="LH",
+        dims="2D",
+        rotation_invariant=True,
+        pooling="average",
+    ),
+    "7.A": dict(
+        kind="wavelet",
+        wavelet="db3",
+        response="HH",
+        level=2,
+        dims="2D",
+        rotation_invariant=True,
+        pooling="average",
+    ),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("filter_id", list(PHASE2))
+def test_ibsi2_phase2_ct_phantom(shared_data, filter_id):
+    """Config A (2D) / B (3D): 1 mm cubic-spline grid, rounded, [-1000, 400] HU, mirror."""
+    import pandas as pd
+
+    from radiopredict.features import FeatureSettings, compute_features
+    from radiopredict.features.filters import filter_radius
+    from radiopredict.features.preprocess import interpolate, resegment
+
+    ct = shared_data / "ibsi1" / "ct_phantom" / "nifti"
+    image = sitk.ReadImage(str(ct / "image" / "phantom.nii.gz"))
+    mask = sitk.GetArrayFromImage(sitk.ReadImage(str(ct / "mask" / "mask.nii.gz"))) != 0
+    dims = "2D" if filter_id.endswith("A") else "3D"
+    settings = FeatureSettings(
+        new_spacing=(1.0, 1.0, 1.0) if dims == "3D" else (1.0, 1.0),
+        interpolation_dims=dims,
+        interpolator="cubic",
+        round_intensities=True,
+        reseg_range=(-1000.0, 400.0),
+    )
+    spec = None if PHASE2[filter_id] is None else FilterSpec(boundary="mirror", **PHASE2[filter_id])
+    # interpolate only around the ROI, with a margin of the filter's support: exact there
+    margin = 0.0 if spec is None else float(filter_radius(spec, (1.0, 1.0, 1.0)).max()) + 3.0
+    arr = sitk.GetArrayFromImage(image).astype(float)
+    img, roi, spacing, _ = interpolate(
+        arr, mask, image.GetSpacing()[::-1], settings, margin_mm=margin
+    )
+    roi = resegment(img, roi, settings)
+    response = img if spec is None else filter_array(img, spec, spacing)
+    stats = compute_features(
+        response,
+        roi.astype(np.uint8),
+        FeatureSettings(families=("intensity_stats",)),
+        spacing=tuple(spacing),
+    )
+    ref = pd.read_csv(
+        shared_data / "ibsi2" / "reference" / "reference_feature_values" / "reference_values.csv",
+        sep=";",
+    )
+    rows = ref[ref["filter_id"] == filter_id]
+    assert len(rows) == 18
+    misses = [
+        f"{r.feature_tag}: {stats[r.feature_tag]:.4g} vs {r.consensus_value} +- {r.tolerance}"
+        for r in rows.itertuples()
+        if abs(stats[r.feature_tag] - r.consensus_value) > r.tolerance
+    ]
+    assert not misses, misses

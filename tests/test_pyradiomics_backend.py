@@ -165,7 +165,9 @@ def _baseline_columns(shared_data):
 
 @pytest.mark.slow
 def test_matches_pyradiomics_baseline_csvs(shared_data):
-    n_checked = 0
+    """Every baseline value within rel 1e-6, or (where pyradiomics 3.1.4 itself moved away
+    from its old baseline) identical to in-process ``execute``."""
+    n_checked, own_drift = 0, []
     for cls, head, table in _baseline_columns(shared_data):
         for j, column in enumerate(head[1:]):
             case = table["diagnostics_Configuration_TestCase"][j]
@@ -179,10 +181,23 @@ def test_matches_pyradiomics_baseline_csvs(shared_data):
             image, label = _paths(shared_data, case)
             out = PyradiomicsEngine(params).execute(image, [(label, None)])[0]
             assert not isinstance(out, Exception), (column, out)
+            ref_execute = None
             for key, values in table.items():
                 if key.startswith("diagnostics_") or values[j] == "":
                     continue
-                ref = float(values[j])
-                assert float(out[key]) == pytest.approx(ref, rel=1e-6, abs=1e-9), (column, key)
+                ours, ref = float(out[key]), float(values[j])
                 n_checked += 1
+                if ours == pytest.approx(ref, rel=1e-6, abs=1e-9):
+                    continue
+                if ref_execute is None:
+                    ref_execute = RadiomicsFeatureExtractor(params).execute(image, label)
+                assert ours == float(ref_execute[key]), (column, key)
+                own_drift.append((column, key))
     assert n_checked > 1000
+    # pyradiomics 3.1.4 differs from the 2.0 baseline only in brain1's mesh-based shape values
+    assert {key for _, key in own_drift} <= {
+        "original_shape_Sphericity",
+        "original_shape_SurfaceVolumeRatio",
+        "original_shape_MeshVolume",
+        "original_shape_SurfaceArea",
+    }
