@@ -25,6 +25,17 @@ from radiopredict.embed import (  # noqa: E402
 )
 
 SPACING = (0.8, 0.9, 2.5)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread():
+    """One intra-op thread: on a shared, loaded CPU OpenMP barriers make 2+ threads far slower."""
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
 SMALL = ResNetConfig(base_width=4, blocks=(1, 1, 1))
 CROP = CropSettings(size_mm=(40.0, 40.0, 40.0), shape=(16, 16, 16))
 

@@ -39,6 +39,15 @@ from radiopredict.segment import (  # noqa: E402
 SPACING = (1.5, 1.5, 2.0)
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread():
+    """One intra-op thread: on a shared, loaded CPU OpenMP barriers make 2+ threads far slower."""
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
 def _sphere_case(folder: Path, name: str, rng, shape=(24, 32, 32), label=1):
     z, y, x = np.mgrid[: shape[0], : shape[1], : shape[2]]
     c = rng.uniform(0.35, 0.65, 3) * np.array(shape)
