@@ -291,11 +291,25 @@ def _tripod_checklist(
 def run_study(study: Study, *, console=None, progress: bool = True) -> dict[str, Path]:
     """Run every stage of a study and write its outputs to ``study.output``.
 
+    Numerical warnings of the model fits (lifelines convergence notes, ill-conditioned Hessians
+    in small folds) are not printed; fits that fail raise, and weak fits show in the
+    cross-validated metrics.
+
     Returns
     -------
     dict
         Output name -> path; ``"report"`` is the self-contained HTML report.
     """
+    from scipy.linalg import LinAlgWarning
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=LinAlgWarning)
+        warnings.filterwarnings("ignore", module="lifelines")
+        warnings.filterwarnings("ignore", message=".*constant within a batch pass through.*")
+        return _run_study(study, console=console, progress=progress)
+
+
+def _run_study(study: Study, *, console=None, progress: bool = True) -> dict[str, Path]:
     import yaml
     from rich.console import Console
     from sklearn.base import clone
@@ -394,10 +408,24 @@ def run_study(study: Study, *, console=None, progress: bool = True) -> dict[str,
 
     with log.stage("design matrix"):
         has_batch = "batch" in cohort.patients.columns and cohort.patients["batch"].nunique() > 1
+        features_table = result.features
+        numeric = features_table.select_dtypes("number")
+        undefined = [c for c in numeric.columns if not np.isfinite(numeric[c].to_numpy()).all()]
+        if undefined:
+            who = {
+                c: sorted({str(k[0]) for k in numeric.index[~np.isfinite(numeric[c].to_numpy())]})
+                for c in undefined
+            }
+            log.save("undefined_features", who, "undefined_features.json")
+            console.print(
+                f"[yellow]{len(undefined)} feature(s) undefined for some patients are left out of "
+                f"the model:[/yellow] {', '.join(f'{c} ({len(p)} patients)' for c, p in who.items())}"
+            )
+            features_table = features_table.drop(columns=undefined)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             X = design_matrix(
-                features=result.features.reset_index(),
+                features=features_table.reset_index(),
                 embeddings=None if embeddings is None else embeddings.reset_index(),
                 clinical=cohort.clinical(),
                 batch=cohort.batch() if has_batch else None,

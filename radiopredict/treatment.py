@@ -200,8 +200,12 @@ class TreatmentBenefit(BaseEstimator):
             ind = (trt.to_numpy() == arm).astype(float)
             cols[f"arm[{arm}]"] = ind
             if self.interactions:
-                for c in covariates.columns:
-                    cols[f"arm[{arm}]*{c}"] = ind * covariates[c].to_numpy(dtype=float)
+                # numeric covariates only; the product keeps the column-group prefix
+                # (rad__, emb__, clin__) so group-aware transformers still see it
+                for c in covariates.select_dtypes("number").columns:
+                    head, sep, rest = str(c).partition("__")
+                    name = f"{head}__arm[{arm}]*{rest}" if sep else f"arm[{arm}]*{c}"
+                    cols[name] = ind * covariates[c].to_numpy(dtype=float)
         extra = pd.DataFrame(cols, index=covariates.index)
         return pd.concat([covariates, extra], axis=1)
 
