@@ -28,6 +28,11 @@ _LAZY = {
     "make_synthetic_cohort": "radiopredict.datasets",
     "FeatureSettings": "radiopredict.features",
     "compute_features": "radiopredict.features",
+    "extract_features": "radiopredict.features.extract:extract",
+    "design_matrix": "radiopredict.fuse",
+    "Study": "radiopredict.study_config",
+    "save_bundle": "radiopredict.bundle",
+    "load_bundle": "radiopredict.bundle",
 }
 
 __all__ = ["__version__", "errors", *_LAZY]
@@ -39,7 +44,8 @@ def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'radiopredict' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    module, _, attr = module.partition(":")
+    value = getattr(importlib.import_module(module), attr or name)
     globals()[name] = value
     return value
 
