@@ -7,9 +7,14 @@ intensity, statistics, histogram, IVH, GLCM/GLRLM averaged and merged, GLSZM, GL
 NGLDM); pyradiomics its default ~107 features. Each case is timed ``--repeats`` times after one
 warm-up run per engine; the table reports the median per case and the sum of the medians.
 
+MIRP (GPL-licensed, so never a project dependency) can be timed too, from a separate
+environment (``python -m venv /tmp/mirp-venv && /tmp/mirp-venv/bin/pip install mirp``), in a
+subprocess with one run per case after a warm-up run: ``--mirp-python /tmp/mirp-venv/bin/python``.
+
 Usage::
 
     nice .venv/bin/python benchmarks/bench_features.py [--repeats 5] [--out benchmarks/results]
+        [--mirp-python /tmp/mirp-venv/bin/python]
 
 Writes ``features.csv`` and ``features.md`` to the output folder.
 """
@@ -53,6 +58,57 @@ def _time(fn, repeats: int) -> tuple[float, object]:
     return statistics.median(times), result
 
 
+_MIRP_SCRIPT = """
+import json, sys, time, warnings
+warnings.filterwarnings("ignore")
+from mirp import extract_features
+data, masks, ranges = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+out = {}
+for i, case in enumerate(["breast1"] + sys.argv[4:]):  # the first run is a warm-up
+    t = time.perf_counter()
+    extract_features(
+        image=f"{data}/{case}_image.nrrd", mask=f"{masks}/{case}_mask.nrrd",
+        base_feature_families="all", base_discretisation_method="fixed_bin_size",
+        base_discretisation_bin_width=25.0, resegmentation_intensity_range=ranges[case],
+        ivh_discretisation_method="none",
+        glcm_spatial_method=["3d_average", "3d_volume_merge"],
+        glrlm_spatial_method=["3d_average", "3d_volume_merge"],
+    )
+    if i:
+        out[case] = time.perf_counter() - t
+print("MIRP-TIMES " + json.dumps(out))
+"""
+
+
+def _time_mirp(python: Path, data: Path) -> dict[str, float]:
+    """Time MIRP in a subprocess of a separate environment (MIRP is not a project dependency).
+
+    MIRP's fixed bin size needs an intensity range; each case gets its ROI's [min, max], which
+    resegments nothing and starts the bins at the ROI minimum, as the native engine does.
+    """
+    import json
+    import subprocess
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        ranges = {}
+        for case in CASES:
+            label = sitk.ReadImage(str(data / f"{case}_label.nrrd"))
+            mask = sitk.Cast(label == 1, sitk.sitkUInt8)
+            sitk.WriteImage(mask, f"{tmp}/{case}_mask.nrrd")
+            img = sitk.GetArrayViewFromImage(sitk.ReadImage(str(data / f"{case}_image.nrrd")))
+            roi = img[sitk.GetArrayViewFromImage(mask) > 0]
+            ranges[case] = [float(roi.min()), float(roi.max())]
+        proc = subprocess.run(
+            [str(python), "-c", _MIRP_SCRIPT, str(data), tmp, json.dumps(ranges), *CASES],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    line = [x for x in proc.stdout.splitlines() if x.startswith("MIRP-TIMES ")][-1]
+    return json.loads(line.split(" ", 1)[1])
+
+
 def _markdown(df: pd.DataFrame) -> str:
     lines = ["| " + " | ".join(map(str, df.columns)) + " |", "|" + "---|" * len(df.columns)]
     for _, r in df.iterrows():
@@ -73,6 +129,13 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
         type=int,
         default=1,
         help="SimpleITK worker threads (pyradiomics' filters; 1 avoids oversubscription)",
+    )
+    ap.add_argument(
+        "--mirp-python",
+        type=Path,
+        default=None,
+        help="python of a separate environment with mirp installed: also time MIRP (one run per "
+        "case after a warm-up run, in a subprocess)",
     )
     args = ap.parse_args(argv)
     sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(args.sitk_threads)
@@ -115,6 +178,9 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
         rows.append(row)
         print(row, flush=True)
     table = pd.DataFrame(rows)
+    if args.mirp_python is not None:
+        mirp_times = _time_mirp(args.mirp_python, args.data)
+        table["mirp_s"] = [mirp_times[c] for c in table.case]
     total = {"case": "total", "roi_voxels": int(table.roi_voxels.sum())}
     for col in table.columns[2:]:
         total[col] = table[col].sum() if col.endswith("_s") else table[col].iloc[0]
@@ -134,7 +200,8 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     header = [
         f"- machine: {platform.platform()}, CPU: {_cpu()}",
         f"- Python {platform.python_version()}, numpy {np.__version__}, scipy {scipy.__version__}, "
-        f"pyradiomics {pyrad_version}",
+        f"pyradiomics {pyrad_version}"
+        + (f", MIRP via {args.mirp_python} (one run per case)" if args.mirp_python else ""),
         f"- command: `{' '.join([Path(sys.executable).name, *sys.argv])}`",
         f"- median of {args.repeats} runs per case after one warm-up run, seconds; SimpleITK "
         f"threads: {args.sitk_threads}; load average at start: {load_at_start}",
