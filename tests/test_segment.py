@@ -500,3 +500,24 @@ def test_cli_train_and_predict(sphere_cohort, tmp_path):
     assert len(qc) == len(sphere_cohort) and qc["dice"].notna().all()
     res = runner.invoke(app, ["train", str(manifest), str(tmp_path / "x"), "--patch-size", "a,b"])
     assert res.exit_code != 0
+
+
+# ---------------------------------------------------------------- case reading
+def test_case_masks_by_value_name_and_errors_name_the_patient(sphere_cohort, tmp_path):
+    from radiopredict.errors import LabelNotFoundError
+    from radiopredict.imaging import write_mask
+    from radiopredict.segment._data import read_case_image, read_case_mask
+
+    case = sphere_cohort.cases()[0]
+    image = read_case_image(case)
+    ref = sitk.GetArrayFromImage(sitk.ReadImage(str(case.mask)))
+    labelled = sitk.ReadImage(str(case.mask)) * 3
+    write_mask(labelled, tmp_path / "named.nii.gz", label_names={3: "gtv"})
+    for label in (3, "gtv", None):
+        c = Case(patient_id="Q1", image=case.image, mask=tmp_path / "named.nii.gz", label=label)
+        got = sitk.GetArrayFromImage(read_case_mask(c, image))
+        np.testing.assert_array_equal(got, ref)
+    with pytest.raises(LabelNotFoundError, match="patient Q2"):
+        read_case_mask(Case("Q2", case.image, tmp_path / "named.nii.gz", label=5), image)
+    with pytest.raises(InputFileNotFoundError, match="patient Q3.*nothere"):
+        read_case_image(Case("Q3", tmp_path / "nothere.nii.gz", None))

@@ -19,10 +19,9 @@ import SimpleITK as sitk
 from radiopredict.cohort import Case, Cohort
 from radiopredict.errors import (
     ConfigError,
-    GeometryMismatchError,
-    ImageReadError,
     InputFileNotFoundError,
-    LabelNotFoundError,
+    ManifestError,
+    RadiopredictError,
 )
 
 __all__ = [
@@ -75,42 +74,34 @@ def case_name(case: Case) -> str:
     return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in safe)
 
 
-def _imaging():
+def _with_patient(exc: RadiopredictError, case: Case) -> RadiopredictError:
+    """The same error with the case's patient named (when it was not)."""
+    if exc.patient is not None or isinstance(exc, ManifestError):
+        return exc
     try:
-        from radiopredict import imaging
-
-        if hasattr(imaging, "read_image") and hasattr(imaging, "read_mask"):
-            return imaging
-    except ImportError:
-        pass
-    return None
+        return type(exc)(exc.problem, patient=case.patient_id, path=exc.path, fix=exc.fix)
+    except TypeError:  # a subclass with another signature: keep the original
+        return exc
 
 
 def read_case_image(case: Case) -> sitk.Image:
-    """Read the case's image (via ``radiopredict.imaging`` when available)."""
-    imaging = _imaging()
-    if imaging is not None:
-        return imaging.read_image(case.image)
-    if not case.image.exists():
-        raise InputFileNotFoundError(
-            "image file not found", patient=case.patient_id, path=case.image, fix="fix the path"
-        )
+    """Read the case's image with :func:`radiopredict.imaging.read_image`."""
+    from radiopredict.imaging import read_image
+
     try:
-        return sitk.ReadImage(str(case.image))
-    except RuntimeError as exc:
-        raise ImageReadError(
-            f"cannot read image ({exc})".splitlines()[0],
-            patient=case.patient_id,
-            path=case.image,
-            fix="check the file is a NIfTI/NRRD/MHA image",
-        ) from exc
+        return read_image(case.image)
+    except RadiopredictError as exc:
+        raise _with_patient(exc, case) from exc
 
 
 def read_case_mask(case: Case, reference: sitk.Image, *, require: bool = True) -> sitk.Image | None:
     """Binary UInt8 mask (0/1) of the case's label on the reference grid.
 
+    The label is the case's ``label`` (value or name), or every non-zero voxel when it is None.
     Returns None when the case has no mask and ``require`` is False.
     """
+    from radiopredict.imaging import read_mask
+
     if case.mask is None:
         if not require:
             return None
@@ -119,69 +110,22 @@ def read_case_mask(case: Case, reference: sitk.Image, *, require: bool = True) -
             patient=case.patient_id,
             fix="add a mask column to the manifest, or segment first with predict_masks()",
         )
-    imaging = _imaging()
-    if imaging is not None:
-        mask = imaging.read_mask(case.mask, reference, label=case.label)
-        if case.label is None:
-            mask = sitk.Cast(mask > 0, sitk.sitkUInt8)
-        return mask
-    if not case.mask.exists():
-        raise InputFileNotFoundError(
-            "mask file not found", patient=case.patient_id, path=case.mask, fix="fix the path"
-        )
     try:
-        mask = sitk.ReadImage(str(case.mask))
-    except RuntimeError as exc:
-        raise ImageReadError(
-            f"cannot read mask ({exc})".splitlines()[0],
-            patient=case.patient_id,
-            path=case.mask,
-            fix="check the file is a NIfTI/NRRD/MHA label map",
-        ) from exc
-    if mask.GetSize() != reference.GetSize() or not np.allclose(
-        mask.GetSpacing(), reference.GetSpacing(), atol=1e-4
-    ):
-        raise GeometryMismatchError(
-            f"mask grid {mask.GetSize()} @ {mask.GetSpacing()} differs from the image grid "
-            f"{reference.GetSize()} @ {reference.GetSpacing()}",
-            patient=case.patient_id,
-            path=case.mask,
-            fix="resample the mask onto the image grid",
-        )
-    arr = sitk.GetArrayViewFromImage(mask)
+        mask = read_mask(case.mask, reference, label=case.label)
+    except RadiopredictError as exc:
+        raise _with_patient(exc, case) from exc
     if case.label is None:
-        binary = arr > 0
-    elif isinstance(case.label, int):
-        binary = arr == case.label
-        if not binary.any():
-            raise LabelNotFoundError(
-                f"label {case.label} is absent from the mask (labels: {np.unique(arr)[:10]})",
-                patient=case.patient_id,
-                path=case.mask,
-                fix="use one of the labels present in the mask",
-            )
-    else:
-        raise LabelNotFoundError(
-            f"label name {case.label!r} needs radiopredict.imaging to be resolved",
-            patient=case.patient_id,
-            path=case.mask,
-            fix="use an integer label value",
-        )
-    out = sitk.GetImageFromArray(binary.astype(np.uint8))
-    out.CopyInformation(reference)
-    return out
+        mask = sitk.Cast(sitk.NotEqual(mask, 0), sitk.sitkUInt8)
+    return mask
 
 
 def write_mask_file(
     mask: sitk.Image, path: Path, label_names: dict[int, str] | None = None
 ) -> Path:
-    """Write a label map (NIfTI) via ``radiopredict.imaging`` when available."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    imaging = _imaging()
-    if imaging is not None and hasattr(imaging, "write_mask"):
-        imaging.write_mask(mask, path, label_names=label_names)
-    else:
-        sitk.WriteImage(mask, str(path), useCompression=True)
+    """Write a label map with :func:`radiopredict.imaging.write_mask`."""
+    from radiopredict.imaging import write_mask
+
+    write_mask(mask, path, label_names=label_names)
     return path
 
 
