@@ -284,7 +284,9 @@ def _permutation(shap, f, X: pd.DataFrame, background: pd.DataFrame, random_stat
 
 
 def _result(values, base, data: pd.DataFrame, output: str, method: str, groups) -> Explanation:
-    frame = pd.DataFrame(np.asarray(values, dtype=np.float64), index=data.index, columns=data.columns)
+    frame = pd.DataFrame(
+        np.asarray(values, dtype=np.float64), index=data.index, columns=data.columns
+    )
     groups = dict(groups) if groups else {c: column_group(c) for c in data.columns}
     return Explanation(
         values=frame, base_value=base, data=data, output=output, method=method, groups=groups
