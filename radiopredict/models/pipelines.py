@@ -12,6 +12,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from radiopredict.errors import ConfigError
+from radiopredict.models._pipeline import SurvivalPipeline
 
 __all__ = [
     "SurvivalPipeline",
@@ -20,22 +21,6 @@ __all__ = [
     "default_param_grid",
     "candidate_pipelines",
 ]
-
-
-class SurvivalPipeline(Pipeline):
-    """A :class:`sklearn.pipeline.Pipeline` that also exposes ``predict_survival_function``.
-
-    scikit-learn's Pipeline forwards only its own fixed set of methods; this subclass adds
-    ``predict_survival_function(X, times)``: ``X`` goes through every transformer, then the final
-    survival estimator's method is called.
-    """
-
-    def predict_survival_function(self, X, times):
-        """Survival probabilities of the final estimator, shape ``(n_samples, len(times))``."""
-        Xt = X
-        for _, _, step in self._iter(with_final=False):
-            Xt = step.transform(Xt)
-        return self.steps[-1][1].predict_survival_function(Xt, times)
 
 
 def predict_survival_function(model, X, times):
