@@ -333,11 +333,9 @@ def _splits(cv, y, survival, n_splits, n_repeats, random_state) -> list[tuple]:
             raw = list(cv.split(np.zeros((len(y), 1)), labels))
         else:
             raw = list(cv.split(np.zeros((len(y), 1)), y))
-        k = cv.get_n_splits() if hasattr(cv, "get_n_splits") else len(raw)
     else:
         raw = list(cv)
-        k = len(raw)
-    per_repeat = getattr(cv, "n_splits", k) if hasattr(cv, "n_splits") else len(raw)
+    per_repeat = getattr(cv, "n_splits", None) or getattr(cv, "cvargs", {}).get("n_splits")
     if isinstance(per_repeat, int) and per_repeat and len(raw) % per_repeat == 0:
         return [(i // per_repeat, i % per_repeat, tr, te) for i, (tr, te) in enumerate(raw)]
     return [(0, i, tr, te) for i, (tr, te) in enumerate(raw)]

@@ -156,6 +156,18 @@ def test_bad_inputs(rossi, noise):
         run_tasks(abs, [1], executor="threads")
 
 
+def test_sklearn_repeated_splitter_and_index_pairs(rossi):
+    from sklearn.model_selection import RepeatedStratifiedKFold
+
+    X, y = rossi
+    cv = RepeatedStratifiedKFold(n_splits=2, n_repeats=2, random_state=0)
+    res = cross_validate(_xgb_cox(), X, y, cv=cv, metrics=["harrell_c"])
+    assert res.scores[["repeat", "fold"]].values.tolist() == [[0, 0], [0, 1], [1, 0], [1, 1]]
+    pairs = [(np.arange(0, 300), np.arange(300, 432))]
+    one = cross_validate(_xgb_cox(), X, y, cv=pairs, metrics=["harrell_c"])
+    assert len(one.scores) == 1 and len(one.predictions) == 132
+
+
 def test_splitter_accepts_survival_target(rossi):
     X, y = rossi
     cv = SurvivalStratifiedKFold(n_splits=3, n_repeats=2, random_state=0)
