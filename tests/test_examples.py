@@ -31,3 +31,20 @@ def test_example_runs(script: Path, tmp_path: Path) -> None:
 
 def test_there_are_examples() -> None:
     assert EXAMPLES, "examples/ holds no script"
+
+
+@pytest.mark.slow
+def test_readme_api_example_runs(tmp_path: Path) -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    code = readme.split("```python", 1)[1].split("```", 1)[0]
+    assert len(code.strip().splitlines()) <= 16
+    (tmp_path / "readme_example.py").write_text(code)
+    proc = subprocess.run(
+        [sys.executable, "readme_example.py"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "morph_volume" in proc.stdout
