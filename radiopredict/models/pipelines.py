@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from sklearn.base import clone
+from sklearn.ensemble import VotingClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
@@ -31,13 +33,15 @@ def predict_survival_function(model, X, times):
     ``best_estimator_``).
     """
     model = getattr(model, "best_estimator_", model)
-    if hasattr(model, "predict_survival_function"):
-        return model.predict_survival_function(X, times)
-    if isinstance(model, Pipeline):
+    # a plain Pipeline is handled here even if it has the method: scikit-survival, once
+    # imported, patches Pipeline with its own predict_survival_function(X) (no times)
+    if isinstance(model, Pipeline) and not isinstance(model, SurvivalPipeline):
         Xt = X
         for _, _, step in model._iter(with_final=False):
             Xt = step.transform(Xt)
         return predict_survival_function(model.steps[-1][1], Xt, times)
+    if hasattr(model, "predict_survival_function"):
+        return model.predict_survival_function(X, times)
     raise ConfigError(
         f"{type(model).__name__} has no predict_survival_function",
         fix="use a survival estimator from radiopredict.models",
@@ -73,7 +77,8 @@ def candidate_pipelines(task: str, *, random_state: int = 0) -> dict[str, Pipeli
     """The candidate pipelines compared by the benchmarks, by name.
 
     Response: ``"enet"`` (scaler, constant-column filter, Spearman correlation clusters at 0.9,
-    elastic-net logistic), ``"xgb"`` (scaler, constant-column filter, gradient-boosted trees).
+    elastic-net logistic), ``"xgb"`` (scaler, constant-column filter, gradient-boosted trees),
+    ``"enet_xgb"`` (the mean of the two models' probabilities).
     Survival: ``"coxnet"`` (the same filters, elastic-net Cox), ``"xgb_cox"``, ``"xgb_aft"``.
     """
     from radiopredict.models.response import ElasticNetLogistic, XGBResponse
@@ -81,29 +86,29 @@ def candidate_pipelines(task: str, *, random_state: int = 0) -> dict[str, Pipeli
 
     rs = random_state
     if task == "response":
-        return {
-            "enet": Pipeline(
-                [
-                    *_filters(0.9),
-                    ("model", ElasticNetLogistic(C=0.1, l1_ratio=0.5, random_state=rs)),
-                ]
-            ),
-            "xgb": Pipeline(
-                [
-                    *_filters(None),
-                    (
-                        "model",
-                        XGBResponse(
-                            n_estimators=100,
-                            learning_rate=0.1,
-                            max_depth=2,
-                            colsample_bytree=0.5,
-                            random_state=rs,
-                        ),
+        enet = Pipeline(
+            [
+                *_filters(0.9),
+                ("model", ElasticNetLogistic(C=0.1, l1_ratio=0.5, random_state=rs)),
+            ]
+        )
+        xgb = Pipeline(
+            [
+                *_filters(None),
+                (
+                    "model",
+                    XGBResponse(
+                        n_estimators=100,
+                        learning_rate=0.1,
+                        max_depth=2,
+                        colsample_bytree=0.5,
+                        random_state=rs,
                     ),
-                ]
-            ),
-        }
+                ),
+            ]
+        )
+        vote = VotingClassifier([("enet", clone(enet)), ("xgb", clone(xgb))], voting="soft")
+        return {"enet": enet, "xgb": xgb, "enet_xgb": Pipeline([("model", vote)])}
     if task == "survival":
         return {
             "coxnet": SurvivalPipeline(
@@ -127,6 +132,7 @@ def default_param_grid(task: str, name: str | None = None) -> dict[str, list]:
     name = name or _DEFAULT.get(task)
     grids = {
         ("response", "enet"): {"model__C": [0.03, 0.1, 0.3]},
+        ("response", "enet_xgb"): {"model__enet__model__C": [0.03, 0.1, 0.3]},
         ("response", "xgb"): {"model__max_depth": [2, 4], "model__n_estimators": [100, 300]},
         ("survival", "coxnet"): {"model__alpha": [0.03, 0.1, 0.3]},
         ("survival", "xgb_cox"): {"model__max_depth": [2, 3], "model__n_estimators": [100, 300]},
