@@ -127,7 +127,7 @@ def _ground_truth(manifest: Path) -> pd.DataFrame | None:
 
 
 # --------------------------------------------------------------------------- stages
-def _segment(cohort, study: Study, out: Path, log: _Log):
+def _segment(cohort, study: Study, out: Path, log: _Log, *, progress: bool = True):
     from radiopredict.segment import TrainSettings, UNetConfig, predict_masks, qc_table, train_unet
 
     seg = study.segmentation
@@ -142,10 +142,18 @@ def _segment(cohort, study: Study, out: Path, log: _Log):
         max_epochs=seg.epochs,
         seed=study.seed,
         time_budget_s=seg.time_budget_s,
+        val_every=5,
     )
     model = train_unet(train, config, settings)
     model.save(out / "segmentation" / "unet")
-    predicted = predict_masks(cohort, model, out / "segmentation" / "masks", overwrite=True)
+    predicted = predict_masks(
+        cohort,
+        model,
+        out / "segmentation" / "masks",
+        overwrite=True,
+        overlap=0.25,
+        progress_bar=progress,
+    )
     qc = qc_table(predicted, reference=cohort)
     qc["used_for_training"] = [k[0] in set(ids[:n_train]) for k in qc.index]
     log.save("mask_qc", qc.reset_index(), "mask_qc.csv")
@@ -364,7 +372,7 @@ def _run_study(study: Study, *, console=None, progress: bool = True) -> dict[str
     qc = None
     if study.segmentation.enabled:
         with log.stage("segmentation"):
-            cohort, qc = _segment(cohort, study, out, log)
+            cohort, qc = _segment(cohort, study, out, log, progress=progress)
             dice = qc["dice"].dropna() if "dice" in qc else pd.Series(dtype=float)
             held = qc.loc[~qc["used_for_training"], "dice"].dropna() if "dice" in qc else dice
             console.print(
@@ -791,7 +799,8 @@ def run_demo(
             "horizon": float(info["horizon"]),
             "seed": seed,
             "n_jobs": 1,
-            "segmentation": {"enabled": segmentation},
+            # the synthetic volumes are 48 x 64 x 64 voxels: one patch covers a whole volume
+            "segmentation": {"enabled": segmentation, "patch_size": [48, 64, 64], "epochs": 40},
             "features": {"engine": "native", "settings": "ct", "label": 1},
             "embeddings": {"enabled": embeddings},
             "model": {"cv_splits": 5, "cv_repeats": 2, "n_bootstrap": 200},

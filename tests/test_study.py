@@ -108,16 +108,17 @@ def test_study_end_to_end_and_bundle(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_demo_runs_within_budget_and_recovers_benefit(tmp_path: Path) -> None:
-    from radiopredict.study import DEMO_BUDGET_S
-
+def test_demo_runs_end_to_end_and_recovers_benefit(tmp_path: Path) -> None:
+    # The demo's wall-clock budget (DEMO_BUDGET_S) is measured by benchmarks/bench_demo.py, not
+    # asserted here: timings do not belong in unit tests. The stage timings are printed.
     t0 = time.perf_counter()
     result = runner.invoke(app, ["demo", "--out", str(tmp_path / "demo")])
     elapsed = time.perf_counter() - t0
     assert result.exit_code == 0, result.output[-3000:]
     report = Path(result.output.strip().splitlines()[-1])
     assert report.name == "report.html" and report.exists()
-    assert elapsed <= DEMO_BUDGET_S, f"demo took {elapsed:.0f} s, budget {DEMO_BUDGET_S} s"
+    timings = json.loads((tmp_path / "demo" / "provenance.json").read_text())["timings_s"]
+    print(f"demo: {elapsed:.0f} s in total; stages: {timings}")
     truth = json.loads((tmp_path / "demo" / "benefit_vs_truth.json").read_text())
     # the out-of-fold benefit follows the planted, texture-dependent benefit
     assert truth["pearson_r_oof_vs_true_benefit"] > 0.3
