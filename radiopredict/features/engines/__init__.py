@@ -56,7 +56,8 @@ class PyradiomicsBackend:
     def __init__(self, params: str | os.PathLike[str] | Mapping[str, Any] | None = None) -> None:
         from radiopredict.features.engines.pyradiomics import PyradiomicsEngine
 
-        self.engine = PyradiomicsEngine(params)
+        # the table keeps numeric features only: skip the per-label whole-image diagnostics
+        self.engine = PyradiomicsEngine(params, diagnostics=False)
         self.version = self.engine.version
 
     def config(self) -> dict[str, Any]:

@@ -116,6 +116,10 @@ class PyradiomicsEngine:
     params
         A pyradiomics parameter file (YAML or JSON, used unchanged) or the same content as a
         dict; None means pyradiomics' defaults (Original image, all features).
+    diagnostics
+        Compute pyradiomics' ``diagnostics_*`` entries (image and mask hashes, statistics of
+        the whole image, per label) when the parameters ask for them (``additionalInfo``, on by
+        default). False skips this whole-image work; feature values are unchanged.
 
     Attributes
     ----------
@@ -133,9 +137,15 @@ class PyradiomicsEngine:
 
     name = "pyradiomics"
 
-    def __init__(self, params: str | os.PathLike[str] | Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        params: str | os.PathLike[str] | Mapping[str, Any] | None = None,
+        *,
+        diagnostics: bool = True,
+    ) -> None:
         radiomics, featureextractor, _, _ = _radiomics()
         self._params = _load_params(params)
+        self.diagnostics = diagnostics
         radiomics.setVerbosity(40)  # errors only: do not flood cohort runs with INFO lines
         try:
             self.extractor = featureextractor.RadiomicsFeatureExtractor(self._params)
@@ -160,10 +170,10 @@ class PyradiomicsEngine:
         }
 
     def __getstate__(self):  # the extractor holds loggers; rebuild it in worker processes
-        return {"params": self._params}
+        return {"params": self._params, "diagnostics": self.diagnostics}
 
     def __setstate__(self, state):
-        self.__init__(state["params"])
+        self.__init__(state["params"], diagnostics=state["diagnostics"])
 
     # -- computation ------------------------------------------------------------------------
     def _needs_per_label(self) -> bool:
@@ -273,12 +283,15 @@ class PyradiomicsEngine:
             src = loaded_image if whole else _crop(loaded_image, lo, hi, sitk)
             src_mask = good[0]["mask"] if whole else _crop(good[0]["mask"], lo, hi, sitk)
             generator = getattr(imageoperations, f"get{image_type}Image")(src, src_mask, **args)
+            cropped: dict[int, Any] = {}
             for filtered, type_name, kwargs in generator:
-                for p in good:
+                for idx, p in enumerate(good):
                     if "error" in p:
                         continue
                     try:
-                        mask_c = p["mask"] if whole else _crop(p["mask"], lo, hi, sitk)
+                        if idx not in cropped:
+                            cropped[idx] = p["mask"] if whole else _crop(p["mask"], lo, hi, sitk)
+                        mask_c = cropped[idx]
                         bbox = p["bbox"].copy()
                         bbox[0::2] -= lo
                         bbox[1::2] -= lo
@@ -299,7 +312,7 @@ class PyradiomicsEngine:
         else:
             label = settings.get("label", 1)
         info = None
-        if settings.get("additionalInfo", False):
+        if settings.get("additionalInfo", False) and self.diagnostics:
             info = generalinfo.GeneralInfo()
             info.addGeneralSettings(settings)
             info.addEnabledImageTypes(ext.enabledImagetypes)
