@@ -131,5 +131,16 @@ def run(
     print(outputs["report"])
 
 
+def _mount() -> None:
+    from radiopredict.features.cli import extract as _extract
+    from radiopredict.segment.cli import app as _segment_app
+
+    app.command("extract")(_extract)
+    app.add_typer(_segment_app, name="segment", help="Train a U-Net, predict masks, mask QC.")
+
+
+_mount()
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()

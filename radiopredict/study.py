@@ -365,8 +365,8 @@ def _run_study(study: Study, *, console=None, progress: bool = True) -> dict[str
         log.save("cohort_summary", summary, "cohort_summary.csv")
         _print_table(console, summary, "cohort")
         if study.features.label is not None:
-            df = cohort.table.assign(label=study.features.label)
-            cohort = Cohort.from_dataframe(df, root=cohort.root)
+            label = None if str(study.features.label) == "all" else study.features.label
+            cohort = Cohort.from_dataframe(cohort.table.assign(label=label), root=cohort.root)
     report.section("Cohort").table(summary)
 
     qc = None
@@ -724,7 +724,8 @@ def predict_cohort(bundle, cohort, *, explain_output: bool = True) -> dict[str, 
     if meta.get("label") is not None:
         from radiopredict.cohort import Cohort
 
-        cohort = Cohort.from_dataframe(cohort.table.assign(label=meta["label"]), root=cohort.root)
+        label = None if str(meta["label"]) == "all" else meta["label"]
+        cohort = Cohort.from_dataframe(cohort.table.assign(label=label), root=cohort.root)
     result = extract(cohort, settings, meta.get("feature_engine", "native"), progress=False)
     has_batch = "batch" in meta["columns"]
     X = design_matrix(
@@ -801,8 +802,9 @@ def run_demo(
             "n_jobs": 1,
             # the synthetic volumes are 48 x 64 x 64 voxels: one patch covers a whole volume
             "segmentation": {"enabled": segmentation, "patch_size": [48, 64, 64], "epochs": 40},
-            "features": {"engine": "native", "settings": "ct", "label": 1},
-            "embeddings": {"enabled": embeddings},
+            # the whole tumour (viable rim, label 1, and necrotic core, label 2) is the ROI
+            "features": {"engine": "native", "settings": "ct", "label": "all"},
+            "embeddings": {"enabled": embeddings, "epochs": 10},
             "model": {"cv_splits": 5, "cv_repeats": 2, "n_bootstrap": 200},
             "treatment": {"enabled": True, "learner": "t", "n_bootstrap": 10},
             "report": {"n_patients": 3, "title": "radiopredict demo (synthetic cohort)"},

@@ -81,8 +81,9 @@ class SegmentationSection:
 @dataclass(frozen=True)
 class FeatureSection:
     """Radiomic features: ``engine`` (native | pyradiomics), ``settings`` (a preset name, a YAML
-    path, or a mapping of FeatureSettings keys), ``label`` (which mask label to use; None: the
-    manifest's), ``cache`` (reuse cached features)."""
+    path, or a mapping of FeatureSettings keys), ``label`` (which mask label to use: a value or
+    name, ``"all"`` for every non-zero voxel, None for the manifest's), ``cache`` (reuse cached
+    features)."""
 
     engine: str = "native"
     settings: Any = "ct"
