@@ -128,7 +128,14 @@ def _ground_truth(manifest: Path) -> pd.DataFrame | None:
 
 # --------------------------------------------------------------------------- stages
 def _segment(cohort, study: Study, out: Path, log: _Log, *, progress: bool = True):
-    from radiopredict.segment import TrainSettings, UNetConfig, predict_masks, qc_table, train_unet
+    from radiopredict.segment import (
+        Preprocessing,
+        TrainSettings,
+        UNetConfig,
+        predict_masks,
+        qc_table,
+        train_unet,
+    )
 
     seg = study.segmentation
     rng = np.random.default_rng(study.seed)
@@ -142,9 +149,14 @@ def _segment(cohort, study: Study, out: Path, log: _Log, *, progress: bool = Tru
         max_epochs=seg.epochs,
         seed=study.seed,
         time_budget_s=seg.time_budget_s,
+        batch_size=4,
+        steps_per_epoch=20,
+        val_fraction=0.1,
         val_every=5,
+        patience=15,
     )
-    model = train_unet(train, config, settings)
+    prep = Preprocessing(intensity="window", window=seg.window) if seg.window else Preprocessing()
+    model = train_unet(train, config, settings, preprocessing=prep, progress_bar=progress)
     model.save(out / "segmentation" / "unet")
     predicted = predict_masks(
         cohort,
@@ -800,8 +812,12 @@ def run_demo(
             "horizon": float(info["horizon"]),
             "seed": seed,
             "n_jobs": 1,
-            # the synthetic volumes are 48 x 64 x 64 voxels: one patch covers a whole volume
-            "segmentation": {"enabled": segmentation, "patch_size": [48, 64, 64], "epochs": 40},
+            "segmentation": {
+                "enabled": segmentation,
+                "epochs": 200,
+                "time_budget_s": 120,
+                "window": [-300, 400],
+            },
             # the whole tumour (viable rim, label 1, and necrotic core, label 2) is the ROI
             "features": {"engine": "native", "settings": "ct", "label": "all"},
             "embeddings": {"enabled": embeddings, "epochs": 10},

@@ -52,14 +52,16 @@ class SegmentationSection:
     ``enabled``: train a U-Net on the cohort's masks and replace every mask by the prediction
     (the study then runs on predicted masks, as it would on new patients); ``epochs``,
     ``patch_size`` (z, y, x voxels), ``base_filters``, ``depth``: training budget and network
-    size; ``time_budget_s``: stop training after this many seconds; ``train_fraction``: patients
-    used for training (the rest only receive predictions).
+    size; ``time_budget_s``: stop training after this many seconds; ``window``: intensity window
+    ``[low, high]`` for normalisation (e.g. ``[-300, 400]`` HU for CT; default z-score);
+    ``train_fraction``: patients used for training (the rest only receive predictions).
     """
 
     enabled: bool = False
     epochs: int = 30
     time_budget_s: float | None = 150.0
-    patch_size: tuple[int, int, int] = (32, 48, 48)
+    patch_size: tuple[int, int, int] = (16, 32, 32)
+    window: tuple[float, float] | None = None
     base_filters: int = 8
     depth: int = 3
     train_fraction: float = 0.5
@@ -76,6 +78,13 @@ class SegmentationSection:
             "e.g. 0.5",
         )
         object.__setattr__(self, "patch_size", tuple(int(v) for v in self.patch_size))
+        if self.window is not None:
+            _require(
+                len(self.window) == 2 and float(self.window[0]) < float(self.window[1]),
+                f"segmentation.window must be [low, high], got {self.window!r}",
+                "e.g. window: [-300, 400]",
+            )
+            object.__setattr__(self, "window", (float(self.window[0]), float(self.window[1])))
 
 
 @dataclass(frozen=True)
