@@ -177,6 +177,7 @@ def _embeddings(cohort, study: Study, out: Path, log: _Log) -> pd.DataFrame:
     from radiopredict.embed import (
         AutoencoderSettings,
         CropSettings,
+        ResNetConfig,
         extract_embeddings,
         train_autoencoder,
     )
@@ -186,6 +187,7 @@ def _embeddings(cohort, study: Study, out: Path, log: _Log) -> pd.DataFrame:
     encoder = train_autoencoder(
         cohort,
         crop,
+        config=ResNetConfig(base_width=emb.width, blocks=(1, 1, 1)),
         settings=AutoencoderSettings(epochs=emb.epochs, seed=study.seed),
         progress_bar=False,
     )
@@ -820,7 +822,7 @@ def run_demo(
             },
             # the whole tumour (viable rim, label 1, and necrotic core, label 2) is the ROI
             "features": {"engine": "native", "settings": "ct", "label": "all"},
-            "embeddings": {"enabled": embeddings, "epochs": 10},
+            "embeddings": {"enabled": embeddings, "epochs": 8},
             "model": {"cv_splits": 5, "cv_repeats": 2, "n_bootstrap": 200},
             "treatment": {"enabled": True, "learner": "t", "n_bootstrap": 10},
             "report": {"n_patients": 3, "title": "radiopredict demo (synthetic cohort)"},

@@ -111,14 +111,15 @@ class FeatureSection:
 class EmbeddingSection:
     """CNN embeddings: ``encoder`` (autoencoder: self-supervised on the cohort's crops, no
     outcome used; unet: the segmentation U-Net's encoder), ``epochs``, ``crop_mm`` (physical
-    crop size), ``size`` (crop voxels per side), ``n_components`` (PCA components kept inside
-    the model pipeline)."""
+    crop size), ``size`` (crop voxels per side), ``width`` (channels of the first ResNet stage),
+    ``n_components`` (PCA components kept inside the model pipeline)."""
 
     enabled: bool = False
     encoder: str = "autoencoder"
     epochs: int = 20
     crop_mm: float = 48.0
     size: int = 24
+    width: int = 8
     n_components: int = 4
 
     def __post_init__(self) -> None:
