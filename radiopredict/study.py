@@ -242,7 +242,11 @@ def _pipeline(study: Study, X: pd.DataFrame, *, with_batch: bool):
         steps.append(
             (
                 "embedding_pca",
-                GroupPCA(group="embedding", n_components=study.embeddings.n_components),
+                GroupPCA(
+                    columns="embedding",
+                    n_components=study.embeddings.n_components,
+                    random_state=study.seed,
+                ),
             )
         )
     return SurvivalPipeline([*steps, *base.steps])
