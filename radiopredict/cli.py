@@ -91,7 +91,7 @@ def validate(
 @app.command()
 def demo(
     out: Path = typer.Option(Path("radiopredict-demo"), "--out", help="Output folder."),
-    n: int = typer.Option(100, "--n", help="Number of synthetic patients."),
+    n: int = typer.Option(200, "--n", help="Number of synthetic patients."),
     seed: int = typer.Option(0, "--seed", help="Random seed."),
     segmentation: bool = typer.Option(True, help="Train and apply the U-Net (deep extra)."),
     embeddings: bool = typer.Option(True, help="Learn CNN embeddings (deep extra)."),

@@ -598,8 +598,8 @@ def _run_study(study: Study, *, console=None, progress: bool = True) -> dict[str
             plot_benefit_validation(validation),
             "predicted vs observed benefit by group; KM by recommendation followed",
         )
-        if truth is not None and "true_benefit" in truth.columns:
-            true_b = truth.loc[ids, "true_benefit"].to_numpy()
+        if truth is not None and "benefit" in truth.columns:
+            true_b = truth.loc[ids, "benefit"].to_numpy()
             r = float(np.corrcoef(oof_b[treated_arm].to_numpy(), true_b)[0, 1])
             log.save("benefit_truth", {"pearson_r_oof_vs_true_benefit": r}, "benefit_vs_truth.json")
             console.print(f"out-of-fold predicted vs true benefit: Pearson r = {r:.3f}")
@@ -776,7 +776,7 @@ def predict_cohort(bundle, cohort, *, explain_output: bool = True) -> dict[str, 
 def run_demo(
     out_dir: str | os.PathLike[str],
     *,
-    n_patients: int = 100,
+    n_patients: int = 200,
     seed: int = 0,
     segmentation: bool = True,
     embeddings: bool = True,
