@@ -118,15 +118,13 @@ def readable_name(column: str) -> str:
     """
     parts = str(column).split("__")
     tag = parts[-1]
-    context = [p for p in parts[:-1] if p not in _GROUP_PREFIXES]
+    context = [p for p in parts[:-1] if p not in _GROUP_PREFIXES and p != "default"]
     text = tag
     try:
         from radiopredict.features import registry
+        from radiopredict.features.families import load_all
 
-        try:
-            import radiopredict.features  # noqa: F401  (registers the families)
-        except Exception:  # pragma: no cover - the engine is optional for naming
-            pass
+        load_all()  # families register their definitions on import
         d = registry.get_feature(tag)
         suffix = tag[len(d.stem) + 1 :] if tag != d.stem else ""
         agg = f", {_AGG.get(suffix, suffix)}" if suffix else ""
@@ -134,7 +132,8 @@ def readable_name(column: str) -> str:
         text = f"{d.family}: {d.name}{agg}{code}"
     except (KeyError, ImportError):
         m = re.match(
-            r"^(original|log-sigma-[\d-]+mm-3D|wavelet-[HL]+|[a-z0-9-]+)_([a-zA-Z]+)_(\w+)$", tag
+            r"^([a-z0-9-]+)_(firstorder|shape|shape2D|glcm|glrlm|glszm|gldm|ngtdm)_([A-Za-z0-9]+)$",
+            tag,
         )
         if m:
             text = f"{m.group(2)}: {m.group(3)} ({m.group(1)})"

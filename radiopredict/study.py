@@ -343,7 +343,7 @@ def _run_study(study: Study, *, console=None, progress: bool = True) -> dict[str
     from radiopredict.bundle import Bundle, library_versions, save_bundle
     from radiopredict.cohort import Cohort
     from radiopredict.evaluate import compare_models
-    from radiopredict.explain import explain, group_shares
+    from radiopredict.explain import explain, group_shares, readable_name
     from radiopredict.features.extract import extract
     from radiopredict.fuse import column_groups, design_matrix
     from radiopredict.report import (
@@ -539,7 +539,9 @@ def _run_study(study: Study, *, console=None, progress: bool = True) -> dict[str
         f"SHAP values ({ex.method}) on the {ex.output} scale of the final model fitted on all patients."
     )
     sec.figure(
-        plot_shap_summary(ex.values, ex.data),
+        plot_shap_summary(
+            ex.values.rename(columns=readable_name), ex.data.rename(columns=readable_name)
+        ),
         "SHAP summary (colour: feature value, low blue, high red)",
     )
     sec.table(importance.head(15), caption="largest mean |SHAP|")

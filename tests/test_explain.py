@@ -111,3 +111,6 @@ def test_bad_requests() -> None:
 def test_readable_names() -> None:
     assert readable_name("original_glcm_JointEnergy") == "glcm: JointEnergy (original)"
     assert readable_name("clin__age") == "age"
+    assert readable_name("rad__1__default__baseline__cm_joint_max_3D_avg") == (
+        "1 · baseline · glcm: Joint maximum, 3D, averaged [GYBY]"
+    )
