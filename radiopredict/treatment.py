@@ -502,7 +502,10 @@ class BenefitValidation:
             ("interaction p-value", self.interaction["p"]),
             ("c-for-benefit", self.c_for_benefit),
             ("calibration-for-benefit slope", self.interaction.get("calibration_slope", np.nan)),
-            ("log-rank p, followed vs not followed recommendation", self.recommended["logrank_p"]),
+            (
+                "log-rank p, followed vs not followed recommendation (mixes in the average effect)",
+                self.recommended["logrank_p"],
+            ),
         ]
         return pd.DataFrame(rows, columns=["statistic", "value"])
 
