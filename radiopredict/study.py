@@ -158,12 +158,15 @@ def _segment(cohort, study: Study, out: Path, log: _Log, *, progress: bool = Tru
     prep = Preprocessing(intensity="window", window=seg.window) if seg.window else Preprocessing()
     model = train_unet(train, config, settings, preprocessing=prep, progress_bar=progress)
     model.save(out / "segmentation" / "unet")
+    if seg.inference_patch_size is not None:
+        model.patch_size = seg.inference_patch_size  # the saved model keeps its training patch
     predicted = predict_masks(
         cohort,
         model,
         out / "segmentation" / "masks",
         overwrite=True,
         overlap=0.25,
+        sw_batch_size=16,
         progress_bar=progress,
     )
     qc = qc_table(predicted, reference=cohort)
@@ -824,6 +827,7 @@ def run_demo(
                 "enabled": segmentation,
                 "epochs": 200,
                 "time_budget_s": 120,
+                "inference_patch_size": [48, 64, 64],  # one window covers a synthetic volume
                 "window": [-300, 400],
             },
             # the whole tumour (viable rim, label 1, and necrotic core, label 2) is the ROI

@@ -52,7 +52,9 @@ class SegmentationSection:
     ``enabled``: train a U-Net on the cohort's masks and replace every mask by the prediction
     (the study then runs on predicted masks, as it would on new patients); ``epochs``,
     ``patch_size`` (z, y, x voxels), ``base_filters``, ``depth``: training budget and network
-    size; ``time_budget_s``: stop training after this many seconds; ``window``: intensity window
+    size; ``inference_patch_size``: sliding-window size at inference (default the training
+    patch; a window as large as small images is faster); ``time_budget_s``: stop training after
+    this many seconds; ``window``: intensity window
     ``[low, high]`` for normalisation (e.g. ``[-300, 400]`` HU for CT; default z-score);
     ``train_fraction``: patients used for training (the rest only receive predictions).
     """
@@ -61,6 +63,7 @@ class SegmentationSection:
     epochs: int = 30
     time_budget_s: float | None = 150.0
     patch_size: tuple[int, int, int] = (16, 32, 32)
+    inference_patch_size: tuple[int, int, int] | None = None
     window: tuple[float, float] | None = None
     base_filters: int = 8
     depth: int = 3
@@ -78,6 +81,10 @@ class SegmentationSection:
             "e.g. 0.5",
         )
         object.__setattr__(self, "patch_size", tuple(int(v) for v in self.patch_size))
+        if self.inference_patch_size is not None:
+            object.__setattr__(
+                self, "inference_patch_size", tuple(int(v) for v in self.inference_patch_size)
+            )
         if self.window is not None:
             _require(
                 len(self.window) == 2 and float(self.window[0]) < float(self.window[1]),
