@@ -102,7 +102,9 @@ def test_study_end_to_end_and_bundle(tmp_path: Path) -> None:
     assert result["explanation"].shape[0] == 6
 
     weights = outputs["bundle"] / "model.skops"
-    weights.write_bytes(weights.read_bytes()[:-1] + b"\x00")
+    data = bytearray(weights.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    weights.write_bytes(bytes(data))
     with pytest.raises(BundleIntegrityError):
         load_bundle(outputs["bundle"])
 
