@@ -93,7 +93,12 @@ def _default_times(y) -> np.ndarray:
 
 
 def _fold_times(times: np.ndarray, y_test) -> np.ndarray:
+    """The evaluation times usable in a test fold: inside its follow-up and at or after its
+    first event (a time-dependent AUC needs a case, someone with the event by that time)."""
     low, high = M.valid_time_range(y_test)
+    event, time = check_survival_target(y_test, allow_all_censored=True)
+    if event.any():
+        low = max(low, float(time[event].min()))
     return times[(times >= low) & (times < high)]
 
 

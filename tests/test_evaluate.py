@@ -192,3 +192,13 @@ def test_parallel_folds_equal_serial_and_dask(rossi):
     pytest.importorskip("distributed")
     dask = cross_validate(_xgb_cox(), X, y, executor="dask", **kw).scores
     pd.testing.assert_frame_equal(serial.drop(columns="fit_time"), dask.drop(columns="fit_time"))
+
+
+def test_fold_times_start_at_the_first_event_of_the_fold() -> None:
+    from radiopredict.evaluate import _fold_times
+    from radiopredict.targets import make_survival_target
+
+    y = make_survival_target([0, 0, 1, 1, 0], [1.0, 2.0, 5.0, 7.0, 9.0])
+    times = np.array([1.5, 3.0, 5.0, 6.0, 8.5, 9.0])
+    # 1.5 and 3.0 lie in follow-up but precede the first event (5.0): no case there yet
+    np.testing.assert_array_equal(_fold_times(times, y), [5.0, 6.0, 8.5])
