@@ -826,13 +826,13 @@ def run_demo(
             "segmentation": {
                 "enabled": segmentation,
                 "epochs": 200,
-                "time_budget_s": 120,
+                "time_budget_s": 90,
                 "inference_patch_size": [48, 64, 64],  # one window covers a synthetic volume
                 "window": [-300, 400],
             },
             # the whole tumour (viable rim, label 1, and necrotic core, label 2) is the ROI
             "features": {"engine": "native", "settings": "ct", "label": "all"},
-            "embeddings": {"enabled": embeddings, "epochs": 8},
+            "embeddings": {"enabled": embeddings, "epochs": 5},
             "model": {"cv_splits": 5, "cv_repeats": 2, "n_bootstrap": 200},
             "treatment": {"enabled": True, "learner": "t", "n_bootstrap": 10},
             "report": {"n_patients": 3, "title": "radiopredict demo (synthetic cohort)"},
