@@ -462,11 +462,9 @@ def _run_study(study: Study, *, console=None, progress: bool = True) -> dict[str
         for w in caught:
             console.print(f"[yellow]warning:[/yellow] {w.message}")
         ids = list(X.index)
-        if study.task == "survival":
-            y_all = pd.Series(list(cohort.survival_target()), index=cohort.patient_ids)
-            y = np.array(list(y_all.loc[ids]), dtype=cohort.survival_target().dtype)
-        else:
-            y = pd.Series(cohort.binary_target(), index=cohort.patient_ids).loc[ids].to_numpy()
+        target = cohort.survival_target() if study.task == "survival" else cohort.binary_target()
+        position = {pid: i for i, pid in enumerate(cohort.patient_ids)}
+        y = target[[position[pid] for pid in ids]]
         groups = column_groups(X)
         console.print(
             f"design matrix: {X.shape[0]} patients x {X.shape[1]} columns "
