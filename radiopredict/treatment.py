@@ -97,11 +97,23 @@ def _arm_labels(treatment: pd.Series, control: Any) -> tuple[Any, list[Any]]:
     return control, [a for a in arms if a != control]
 
 
-def _supports_sample_weight(estimator) -> bool:
+def _sample_weight_key(estimator) -> str | None:
+    """The fit keyword that carries sample weights to ``estimator`` (``"model__sample_weight"``
+    for a pipeline whose last step is ``model``), or None when it takes none."""
+    from sklearn.pipeline import Pipeline
+
+    if isinstance(estimator, Pipeline):
+        name, last = estimator.steps[-1]
+        inner = _sample_weight_key(last)
+        return None if inner is None else f"{name}__{inner}"
     try:
-        return "sample_weight" in inspect.signature(estimator.fit).parameters
+        return (
+            "sample_weight"
+            if "sample_weight" in inspect.signature(estimator.fit).parameters
+            else None
+        )
     except (TypeError, ValueError):
-        return False
+        return None
 
 
 class TreatmentBenefit(BaseEstimator):
@@ -248,8 +260,9 @@ class TreatmentBenefit(BaseEstimator):
         return marginal[codes] / p_received
 
     def _fit_models(self, covariates, trt, y, weights) -> dict[str, Any]:
-        kwargs_of = (lambda w: {"sample_weight": w}) if weights is not None else (lambda w: {})
-        if weights is not None and not _supports_sample_weight(self.estimator):
+        key = _sample_weight_key(self.estimator)
+        kwargs_of = (lambda w: {key: w}) if weights is not None else (lambda w: {})
+        if weights is not None and key is None:
             raise ConfigError(
                 f"{type(self.estimator).__name__}.fit takes no sample_weight, needed for "
                 "propensity weighting",

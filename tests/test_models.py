@@ -182,3 +182,38 @@ def test_default_pipelines_fit(rossi):
     assert set(default_param_grid("response")) and set(default_param_grid("survival"))
     with pytest.raises(ConfigError, match="task"):
         default_pipeline("regression")
+
+
+def test_breslow_integer_weights_equal_duplicated_rows() -> None:
+    from radiopredict.models._baseline import BreslowBaseline
+
+    rng = np.random.default_rng(4)
+    eta = rng.normal(size=30)
+    time = rng.exponential(size=30).round(2)
+    event = rng.uniform(size=30) < 0.7
+    w = rng.integers(1, 4, size=30)
+    weighted = BreslowBaseline().fit(eta, event, time, sample_weight=w)
+    rep = np.repeat(np.arange(30), w)
+    duplicated = BreslowBaseline().fit(eta[rep], event[rep], time[rep])
+    grid = np.linspace(0, time.max(), 25)
+    # the centring offset differs (weighted vs plain mean); survival does not depend on it
+    np.testing.assert_allclose(
+        weighted.survival(eta, grid), duplicated.survival(eta, grid), rtol=1e-10
+    )
+
+
+def test_coxph_sample_weight_changes_the_fit_and_rejects_bad_weights() -> None:
+    from radiopredict.errors import ConfigError
+    from radiopredict.models import CoxPH
+    from radiopredict.targets import make_survival_target
+
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(80, 2))
+    t = rng.exponential(np.exp(-X[:, 0]))
+    y = make_survival_target(rng.uniform(size=80) < 0.8, t)
+    w = np.where(X[:, 1] > 0, 3.0, 1.0)
+    plain = CoxPH(alpha=0.01).fit(X, y)
+    weighted = CoxPH(alpha=0.01).fit(X, y, sample_weight=w)
+    assert not np.allclose(plain.coef_, weighted.coef_)
+    with pytest.raises(ConfigError, match="sample_weight"):
+        CoxPH().fit(X, y, sample_weight=-w)

@@ -17,7 +17,7 @@ from radiopredict.models.survival import CoxPH
 from radiopredict.targets import make_survival_target
 from radiopredict.treatment import (
     TreatmentBenefit,
-    _supports_sample_weight,
+    _sample_weight_key,
     cross_val_benefit,
     validate_benefit,
 )
@@ -210,11 +210,6 @@ def test_string_arms_and_explicit_control(small) -> None:
 def test_propensity_weighting(small) -> None:
     X, y, _ = small
     ipw = model("t", propensity="logistic")
-    if not _supports_sample_weight(CoxPH()):
-        # CoxPH.fit takes no sample_weight yet: the IPW path must say so, clearly
-        with pytest.raises(ConfigError, match="sample_weight"):
-            ipw.fit(X, y)
-        return
     fitted = ipw.fit(X, y)
     assert fitted.propensity_.shape == (len(X),)
     assert ((fitted.propensity_ >= 0.01) & (fitted.propensity_ <= 0.99)).all()
@@ -328,3 +323,24 @@ def test_synthetic_cohort_latents_recover_planted_benefit(tmp_path) -> None:
     )
     assert r > 0.7
     assert check.interaction["p"] < 0.05
+
+
+def test_propensity_weights_reach_a_pipeline_and_refuse_estimators_without_weights(small) -> None:
+    from sklearn.base import BaseEstimator
+    from sklearn.preprocessing import StandardScaler
+
+    from radiopredict.models import SurvivalPipeline
+
+    X, y, _ = small
+    pipe = SurvivalPipeline([("scale", StandardScaler()), ("model", CoxPH(alpha=0.01))])
+    assert _sample_weight_key(pipe) == "model__sample_weight"
+    fitted = TreatmentBenefit(pipe, horizon=HORIZON, propensity="logistic").fit(X, y)
+    assert np.isfinite(fitted.predict(X)).all()
+
+    class NoWeights(BaseEstimator):
+        def fit(self, X, y):
+            return self
+
+    assert _sample_weight_key(NoWeights()) is None
+    with pytest.raises(ConfigError, match="sample_weight"):
+        TreatmentBenefit(NoWeights(), horizon=HORIZON, propensity="logistic").fit(X, y)

@@ -23,17 +23,27 @@ class BreslowBaseline:
     cancels in :math:`\\hat S`.
     """
 
-    def fit(self, log_hazard: np.ndarray, event: np.ndarray, time: np.ndarray) -> BreslowBaseline:
+    def fit(
+        self,
+        log_hazard: np.ndarray,
+        event: np.ndarray,
+        time: np.ndarray,
+        sample_weight: np.ndarray | None = None,
+    ) -> BreslowBaseline:
+        r"""Estimate :math:`\hat H_0`; with ``sample_weight`` :math:`w`, events and risk sets
+        are weighted (:math:`d_j = \sum w_i` over events at :math:`t_j`, risk-set sums of
+        :math:`w_k e^{\eta_k}`), as for inverse-probability weighting."""
         eta = np.asarray(log_hazard, dtype=float)
+        w = np.ones_like(eta) if sample_weight is None else np.asarray(sample_weight, dtype=float)
         self.offset_ = float(eta.mean())
-        risk = np.exp(eta - self.offset_)
+        risk = w * np.exp(eta - self.offset_)
         order = np.argsort(time, kind="mergesort")
-        t, e, r = time[order], event[order], risk[order]
+        t, e, r, w = time[order], event[order], risk[order], w[order]
         uniq, idx = np.unique(t, return_index=True)
         # sum of exp(eta) over the risk set {T >= t}: reverse cumulative sum
         rev = np.cumsum(r[::-1])[::-1]
         at_risk = rev[idx]
-        deaths = np.add.reduceat(e.astype(float), idx)
+        deaths = np.add.reduceat(e.astype(float) * w, idx)
         keep = deaths > 0
         self.event_times_ = uniq[keep]
         self.cumulative_hazard_ = np.cumsum(deaths[keep] / at_risk[keep])

@@ -96,7 +96,17 @@ class CoxPH(SurvivalMixin, BaseEstimator):
         self.l1_ratio = l1_ratio
         self.max_steps = max_steps
 
-    def fit(self, X, y) -> CoxPH:
+    def fit(self, X, y, sample_weight=None) -> CoxPH:
+        """Fit the penalised Cox model.
+
+        Parameters
+        ----------
+        X, y
+            Features and survival target.
+        sample_weight
+            Optional positive weight per patient (e.g. inverse-propensity weights); the
+            partial likelihood and the Breslow baseline are weighted.
+        """
         from lifelines import CoxPHFitter
         from lifelines.exceptions import ConvergenceError
 
@@ -104,6 +114,17 @@ class CoxPH(SurvivalMixin, BaseEstimator):
         event, time = check_survival_target(y)
         if len(time) != X.shape[0]:
             raise ConfigError(f"X has {X.shape[0]} rows but y has {len(time)}")
+        if sample_weight is not None:
+            sample_weight = np.asarray(sample_weight, dtype=float)
+            if (
+                sample_weight.shape != time.shape
+                or not np.all(np.isfinite(sample_weight))
+                or (sample_weight <= 0).any()
+            ):
+                raise ConfigError(
+                    "sample_weight must hold one finite, positive weight per patient",
+                    fix="check the propensity weights",
+                )
         if self.alpha < 0 or not 0 <= self.l1_ratio <= 1:
             raise ConfigError(
                 f"alpha={self.alpha}, l1_ratio={self.l1_ratio} out of range",
@@ -112,6 +133,8 @@ class CoxPH(SurvivalMixin, BaseEstimator):
         cols = [f"x{j}" for j in range(X.shape[1])]
         frame = pd.DataFrame(X, columns=cols)
         frame["_T"], frame["_E"] = time, event.astype(int)
+        if sample_weight is not None:
+            frame["_W"] = sample_weight
         const = frame[cols].std(ddof=0).to_numpy() == 0
         fitter = CoxPHFitter(penalizer=self.alpha, l1_ratio=self.l1_ratio)
         try:
@@ -119,6 +142,8 @@ class CoxPH(SurvivalMixin, BaseEstimator):
                 frame.drop(columns=[c for c, k in zip(cols, const, strict=True) if k]),
                 "_T",
                 "_E",
+                weights_col=None if sample_weight is None else "_W",
+                robust=sample_weight is not None,
                 fit_options={"max_steps": self.max_steps},
             )
         except ConvergenceError as exc:
@@ -129,7 +154,7 @@ class CoxPH(SurvivalMixin, BaseEstimator):
         coef = np.zeros(X.shape[1])
         coef[~const] = fitter.params_.to_numpy()
         self.coef_ = coef
-        self.baseline_ = BreslowBaseline().fit(X @ coef, event, time)
+        self.baseline_ = BreslowBaseline().fit(X @ coef, event, time, sample_weight)
         return self
 
     def predict(self, X) -> np.ndarray:
