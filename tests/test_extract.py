@@ -249,6 +249,43 @@ def test_native_engine_filters_once_on_exact_crop(shared_data, cohort_dir):
     assert worst < 1e-6
 
 
+def test_native_engine_scattered_labels_equal_whole_image(shared_data, tmp_path):
+    """Labels far apart get crops of their own; values equal whole-image filtering."""
+    from radiopredict.errors import LabelNotFoundError
+    from radiopredict.features import FeatureSettings, compute_features
+    from radiopredict.features.engines import NativeEngine
+    from radiopredict.features.filters import FilterSpec, apply_filter
+
+    src = shared_data / "pyradiomics-cases"
+    image = sitk.ReadImage(str(src / "brain2_image.nrrd"))
+    arr = sitk.GetArrayFromImage(sitk.ReadImage(str(src / "brain2_label.nrrd"))).astype(np.uint8)
+    arr[8:12, 20:30, 20:30] = 2  # far corner
+    arr[0:3, 240:250, 240:256] = 3  # at the image border
+    mask = sitk.GetImageFromArray(arr)
+    mask.CopyInformation(image)
+    path = tmp_path / "labels.nrrd"
+    sitk.WriteImage(mask, str(path))
+    settings = FeatureSettings(families=("local_intensity", "intensity_stats", "glcm"))
+    spec = FilterSpec(kind="log", boundary="mirror", sigma_mm=1.5)
+    out = NativeEngine(settings, [spec]).compute(
+        str(src / "brain2_image.nrrd"), [(path, 1), (path, 2), (path, 7), (path, 3)]
+    )
+    assert isinstance(out[2], LabelNotFoundError) and out[2].radiopredict_stage == "read"
+    filtered = apply_filter(image, spec)
+    worst = 0.0
+    for label, feats in zip((1, 2, 3), (out[0], out[1], out[3]), strict=True):
+        roi = sitk.Cast(mask == label, sitk.sitkUInt8)
+        ref = dict(compute_features(image, roi, settings))
+        ref.update(
+            {f"{spec.name}__{k}": v for k, v in compute_features(filtered, roi, settings).items()}
+        )
+        assert sorted(feats) == sorted(ref)
+        for tag, value in ref.items():
+            if feats[tag] != value:
+                worst = max(worst, abs(feats[tag] - value) / max(abs(value), 1e-300))
+    assert worst < 1e-6
+
+
 def test_native_engine_through_extract(cohort_dir):
     from radiopredict.features import FeatureSettings
 

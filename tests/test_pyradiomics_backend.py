@@ -20,7 +20,11 @@ from radiomics.featureextractor import RadiomicsFeatureExtractor  # noqa: E402
 
 from radiopredict.errors import ConfigError  # noqa: E402
 from radiopredict.features.engines import PyradiomicsBackend  # noqa: E402
-from radiopredict.features.engines.pyradiomics import PyradiomicsEngine, crop_region  # noqa: E402
+from radiopredict.features.engines.pyradiomics import (  # noqa: E402
+    PyradiomicsEngine,
+    crop_groups,
+    crop_region,
+)
 
 CASES = ["brain1", "brain2", "breast1", "lung1", "lung2"]
 FILTERED = {
@@ -121,6 +125,43 @@ def test_bad_label_recorded_others_finish(shared_data):
     out = PyradiomicsEngine(SMALL).execute(image, [(label, 7), (label, 1)])
     assert isinstance(out[0], ValueError) and "Label (7) not present" in str(out[0])
     assert isinstance(out[1], dict) and "original_firstorder_Mean" in out[1]
+
+
+def test_bad_labels_of_a_label_map_give_executes_errors(shared_data):
+    """Absent and single-voxel labels: execute's own error; the others stay bit-identical."""
+    image, mask = _multilabel(shared_data)
+    arr = sitk.GetArrayFromImage(mask)
+    arr[20, 5, 5] = 4  # one voxel: pyradiomics refuses it
+    bad = sitk.GetImageFromArray(arr)
+    bad.CopyInformation(mask)
+    ours = PyradiomicsEngine(SMALL).execute(image, [(bad, 9), (bad, 4), (bad, 2), (bad, 1)])
+    reference = RadiomicsFeatureExtractor(SMALL)
+    for result, label in zip(ours[:2], (9, 4), strict=True):
+        with pytest.raises(ValueError) as info:
+            reference.execute(image, bad, label=label)
+        assert type(result) is type(info.value) and str(result) == str(info.value)
+    for result, label in zip(ours[2:], (2, 1), strict=True):
+        assert _max_rel_diff(result, reference.execute(image, bad, label=label)) == 0.0
+
+
+def test_crop_groups_merge_neighbours_and_keep_distant_rois_apart():
+    size = (400, 400, 40)
+    boxes = [
+        np.array([100, 120, 100, 120, 10, 15]),
+        np.array([125, 140, 100, 118, 10, 14]),  # touches the first one: same crop
+        np.array([350, 360, 350, 360, 30, 32]),  # far away: a crop of its own
+    ]
+    groups = crop_groups(boxes, size, (10, 10, 2))
+    assert sorted(m for g in groups for m in g[0]) == [0, 1, 2]
+    assert [g[0] for g in groups] == [[0, 1], [2]]
+    for members, lo, hi in groups:
+        for m in members:  # every member's own padded region lies inside its group's crop
+            own_lo, own_hi = crop_region([boxes[m]], size, (10, 10, 2))
+            assert np.all(lo <= own_lo) and np.all(own_hi <= hi)
+    merged = crop_groups(boxes, size, (10, 10, 2), overhead=10**9)
+    assert len(merged) == 1
+    whole = crop_groups(boxes, size, None)
+    assert whole[0][0] == [0, 1, 2] and list(whole[0][2]) == list(size)
 
 
 def test_backend_numeric_features_and_text_label(shared_data):

@@ -5,7 +5,8 @@ that everything that depends only on the image (reading it, filtering it) is don
 
 * :class:`NativeEngine` wraps radiopredict's IBSI engine
   (:func:`radiopredict.features.compute_features`), optionally on IBSI-2 filter response maps
-  computed once per image on an exactly padded crop (:mod:`radiopredict.features.filters`);
+  computed once per image (per group of nearby ROIs) on an exactly padded crop
+  (:mod:`radiopredict.features.filters`);
 * :class:`~radiopredict.features.engines.pyradiomics.PyradiomicsEngine` runs pyradiomics with a
   parameter file used unchanged.
 
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
+import pandas as pd
 
 from radiopredict._version import __version__
 from radiopredict.errors import ConfigError, EmptyMaskError, FeatureComputationError
@@ -96,8 +98,16 @@ class NativeEngine:
         (defaults).
     filters
         Optional IBSI-2 filters (:class:`~radiopredict.features.filters.FilterSpec` or dicts).
-        Each filter runs once per image on a crop padded by its support; features of the
-        response map are prefixed with the filter's name (``log_s1.5__stat_mean``).
+        Each filter runs once per group of nearby ROIs of an image, on a crop padded by its
+        support (:func:`~radiopredict.features.engines.pyradiomics.crop_groups`); features of
+        the response map are prefixed with the filter's name (``log_s1.5__stat_mean``).
+
+    Notes
+    -----
+    A label-map file is read and scanned once for all its labels, and each ROI is cut out of
+    the image with the margin its features need (the local-intensity-peak sphere), so a label
+    costs its own features, not passes over the whole image. The results equal those of
+    :func:`~radiopredict.features.compute_features` on the whole (filtered) image.
     original
         Also compute the features of the unfiltered image (default True).
     """
@@ -137,51 +147,168 @@ class NativeEngine:
         }
 
     def compute(self, image, items):
-        import SimpleITK as sitk
-
         from radiopredict.features import compute_features
+        from radiopredict.features.engines.pyradiomics import crop_groups
+        from radiopredict.features.filters import apply_filter, filter_radius
+        from radiopredict.features.preprocess import LOCAL_PEAK_RADIUS_MM
 
         image = _read_image(image)
-        masks, results = [], []
-        for mask, label in items:
-            try:
-                masks.append(_read_mask(mask, image, label))
-                results.append(None)
-            except Exception as exc:
-                exc.radiopredict_stage = "read"  # reported as a read failure, not a feature one
-                masks.append(None)
-                results.append(exc)
-        good = [i for i, m in enumerate(masks) if m is not None]
+        size = np.array(image.GetSize())
+        spacing = np.array(image.GetSpacing(), dtype=float)
+        # Without resampling or image-level diagnostics a feature depends only on the voxels of
+        # the ROI's box plus the local-intensity-peak sphere around it (what compute_features
+        # keeps itself): each ROI is cut out once, with that margin, and computed on its cut-out.
+        cut = getattr(self.settings, "new_spacing", None) is None and not getattr(
+            self.settings, "diagnostics", False
+        )
+        peak = np.ceil(LOCAL_PEAK_RADIUS_MM / spacing).astype(int) + 1 if cut else None
+        rois = _read_rois(image, items, peak)
+        results: list[Any] = [r if isinstance(r, Exception) else None for r in rois]
+        good = [i for i, r in enumerate(rois) if not isinstance(r, Exception)]
         feats: dict[int, dict[str, float]] = {i: {} for i in good}
+
+        def run(i, img, prefix=""):
+            try:
+                vals = _series(compute_features(img, rois[i].mask, self.settings))
+                feats[i].update({f"{prefix}{k}": v for k, v in vals.items()})
+            except Exception as exc:
+                results[i] = exc
+
         if self.original:
             for i in good:
-                try:
-                    feats[i].update(_series(compute_features(image, masks[i], self.settings)))
-                except Exception as exc:
-                    results[i] = exc
-        boxes = {i: _bbox(masks[i]) for i in good}
+                run(i, _crop_to(image, rois[i].lo, rois[i].hi, size))
         for spec in self.filters:
             live = [i for i in good if results[i] is None]
             if not live:
                 break
-            from radiopredict.features.filters import filter_image_crop
-
-            # resampling grids are centred on the image: crop only when there is none
-            whole = getattr(self.settings, "new_spacing", None) is not None
-            response, lo, hi = filter_image_crop(image, [boxes[i] for i in live], spec, whole=whole)
-            for i in live:
-                try:
-                    m = sitk.RegionOfInterest(
-                        masks[i], [int(v) for v in hi - lo], [int(v) for v in lo]
-                    )
-                    vals = _series(compute_features(response, m, self.settings))
-                    feats[i].update({f"{spec.name}__{k}": v for k, v in vals.items()})
-                except Exception as exc:
-                    results[i] = exc
+            # one crop per group of nearby ROIs, padded so that every voxel of each ROI's
+            # cut-out has the response of the whole filtered image (filter radius + margin)
+            pad = None
+            if cut:
+                pad = filter_radius(spec, spacing[::-1])[::-1] + peak
+            for members, lo, hi in crop_groups(
+                [rois[i].box for i in live], size, pad, full_axis_at_border=True
+            ):
+                response = apply_filter(_crop_to(image, lo, hi, size), spec)
+                for i in (live[m] for m in members):
+                    roi = rois[i]
+                    run(i, _crop_to(response, roi.lo - lo, roi.hi - lo, hi - lo), f"{spec.name}__")
         return [results[i] if results[i] is not None else feats[i] for i in range(len(items))]
 
 
+class _Roi:
+    """One ROI cut out of its image: binary mask of the cut-out, its index range and box."""
+
+    __slots__ = ("mask", "lo", "hi", "box")
+
+    def __init__(self, mask, lo, hi, box):
+        self.mask, self.lo, self.hi, self.box = mask, lo, hi, box
+
+
+def _crop_to(img, lo, hi, size):
+    import SimpleITK as sitk
+
+    if np.all(lo == 0) and np.all(hi == size):
+        return img
+    return sitk.RegionOfInterest(img, [int(v) for v in hi - lo], [int(v) for v in lo])
+
+
+def _read_rois(image, items, peak) -> list:
+    """Binary masks of the ROIs cut out with ``peak`` voxels around their box (None: whole).
+
+    A label-map file is read, checked against the image and scanned once for all its labels;
+    DICOM-SEG / RTSTRUCT files and in-memory masks are read per label. Failures are returned in
+    place (their stage is ``read``), so the other ROIs still complete.
+    """
+    import SimpleITK as sitk
+
+    from radiopredict.features.engines.pyradiomics import crop_region
+
+    size = np.array(image.GetSize())
+    maps: dict[Any, Any] = {}
+    out: list[Any] = []
+    for mask, label in items:
+        try:
+            key = str(mask) if isinstance(mask, (str, os.PathLike)) else id(mask)
+            if key not in maps:
+                maps[key] = _LabelMap.read(mask, image)
+            full = maps[key].select(mask, image, label)
+            if isinstance(full, tuple):  # (label-map image, number, box) of a label map
+                labelmap, number, box = full
+            else:
+                labelmap, number, box = full, None, _bbox(full)
+            lo, hi = crop_region([box], size, peak)
+            cut = _crop_to(labelmap, lo, hi, size)
+            if number is not None:
+                cut = sitk.Cast(cut == number, sitk.sitkUInt8)
+            out.append(_Roi(cut, lo, hi, box))
+        except Exception as exc:
+            exc.radiopredict_stage = "read"  # reported as a read failure, not a feature one
+            out.append(exc)
+    return out
+
+
+class _LabelMap:
+    """A label-map mask file read once: its image, label names and the box of every label."""
+
+    def __init__(self, img=None, names=None, path=None, error=None):
+        self.img, self.names, self.path, self.error = img, names, path, error
+        self._boxes = None
+
+    @classmethod
+    def read(cls, mask, image):
+        import SimpleITK as sitk
+
+        if isinstance(mask, sitk.Image):
+            return cls()
+        try:
+            from radiopredict.imaging import dicom, read_mask
+            from radiopredict.imaging.io import _label_names_for
+        except ImportError:  # imaging module not available: per-label reads
+            return cls()
+        path = Path(mask)
+        if not path.is_file() or dicom.is_dicom_file(path):
+            return cls()  # DICOM masks are read per label; missing files raise per item
+        try:
+            img = read_mask(path, image)
+        except Exception as exc:
+            return cls(error=exc)
+        return cls(img, _label_names_for(path, img), path)
+
+    def select(self, mask, image, label):
+        """``(label map, number, box)`` for a label of a label map, else a binary mask."""
+        if self.error is not None:
+            raise self.error
+        if self.img is None or label is None:
+            return _read_mask(mask, image, label)
+        from radiopredict.imaging.io import _resolve_label
+
+        number = _resolve_label(label, self.names, self.path)
+        return self.img, number, self._box(number)
+
+    def _box(self, number):
+        import SimpleITK as sitk
+        from scipy import ndimage
+
+        if self._boxes is None:
+            arr = np.asarray(sitk.GetArrayViewFromImage(self.img))
+            if arr.dtype.kind != "u":  # find_objects ignores 0; negative values are no label
+                arr = np.clip(arr, 0, None)
+            self._boxes = ndimage.find_objects(arr)
+        sl = self._boxes[number - 1] if 0 < number <= len(self._boxes) else None
+        if sl is None:
+            raise EmptyMaskError(
+                f"label {number} has no voxel in the mask", path=self.path, fix="check the label"
+            )
+        out = []
+        for axis in reversed(range(len(sl))):  # numpy z, y, x -> (L_x, U_x, L_y, U_y, ...)
+            out += [int(sl[axis].start), int(sl[axis].stop) - 1]
+        return np.array(out)
+
+
 def _series(values) -> dict[str, float]:
+    if isinstance(values, pd.Series) and values.dtype == np.float64:  # compute_features' output
+        return dict(zip(map(str, values.index), values.tolist(), strict=True))
     out = {}
     for key, value in dict(values).items():
         try:

@@ -4,8 +4,13 @@ The backend takes a pyradiomics parameter file (YAML or JSON) or dict unchanged 
 ``RadiomicsFeatureExtractor.execute`` returns, key for key and bit for bit, for every (mask, label)
 of one image. It is faster than calling ``execute`` once per label because
 
-* every filter (LoG, wavelet, gradient) runs **once per image**, not once per label, and
-* it runs on a **crop padded by the filter's full support** instead of the whole image.
+* every filter (LoG, wavelet, gradient) runs **once per image**, not once per label: once per
+  group of nearby labels (:func:`crop_groups`; labels far apart get crops of their own rather
+  than one crop that spans the image),
+* it runs on a **crop padded by the filter's full support** instead of the whole image, and
+* the whole-image passes that ``execute`` makes for every label (casting the mask, listing its
+  labels, label statistics) are made once per mask; each label is then checked on a crop
+  around its bounding box.
 
 The crop is exact (results equal full-image filtering) because the padding covers the filter's
 support: for the recursive-Gaussian LoG of SimpleITK the padding is :data:`LOG_SUPPORT_SIGMAS`
@@ -34,7 +39,7 @@ import numpy as np
 from radiopredict._optional import optional_import
 from radiopredict.errors import ConfigError, FeatureComputationError, ImageReadError
 
-__all__ = ["PyradiomicsEngine", "LOG_SUPPORT_SIGMAS", "crop_region"]
+__all__ = ["PyradiomicsEngine", "LOG_SUPPORT_SIGMAS", "crop_region", "crop_groups"]
 
 #: Padding of the LoG crop, in units of sigma (SimpleITK's recursive Gaussian is an IIR filter
 #: whose impulse response decays like ``exp(-1.7 d / sigma)``. Measured on the shared cases:
@@ -91,6 +96,80 @@ def crop_region(
         lo = np.where(at_border, 0, lo)
         hi = np.where(at_border, size, hi)
     return lo, hi
+
+
+#: Fixed cost of filtering one more crop, in voxels of filtering work (call overhead, set-up).
+#: Two crops are merged into their common bounding region when that region has at most this
+#: many voxels more than the two crops together.
+CROP_OVERHEAD_VOXELS = 32**3
+
+#: Above this many ROIs in one image, :func:`crop_groups` returns one common crop.
+MAX_GROUPED_ROIS = 256
+
+
+def crop_groups(
+    boxes: Sequence[np.ndarray],
+    size: Sequence[int],
+    pad: Sequence[int] | None,
+    *,
+    full_axis_at_border: bool = False,
+    overhead: int = CROP_OVERHEAD_VOXELS,
+) -> list[tuple[list[int], np.ndarray, np.ndarray]]:
+    """Group ROIs so that each group is filtered once, on one padded crop, at least cost.
+
+    Every ROI first gets its own crop (:func:`crop_region` of its box). Then, greedily, the two
+    crops whose common bounding region saves the most work are merged, as long as the merged
+    region has no more voxels than the two crops plus ``overhead``. Labels close together (tumour
+    sub-regions) end up in one crop; labels scattered over a large image keep small crops of their
+    own instead of one crop that grows towards the whole image.
+
+    Parameters
+    ----------
+    boxes
+        Bounding boxes ``(L_x, U_x, L_y, U_y, L_z, U_z)`` (inclusive), one per ROI.
+    size
+        Image size (x, y, z).
+    pad
+        Padding in voxels per axis; None means one group with the whole image.
+    full_axis_at_border
+        As in :func:`crop_region`.
+    overhead
+        Fixed cost of one more crop, in voxels.
+
+    Returns
+    -------
+    list of (members, lower, upper)
+        Indices into ``boxes`` and the crop ``lower <= index < upper`` (x, y, z) they share.
+    """
+    size = np.asarray(size, dtype=int)
+    n = len(boxes)
+    if pad is None or n == 0:
+        return [(list(range(n)), np.zeros_like(size), size.copy())]
+    if n > MAX_GROUPED_ROIS:  # the greedy search is quadratic per merge: one common crop
+        lo, hi = crop_region(boxes, size, pad, full_axis_at_border=full_axis_at_border)
+        return [(list(range(n)), lo, hi)]
+    regions = [crop_region([b], size, pad, full_axis_at_border=full_axis_at_border) for b in boxes]
+    # The region of a union of boxes is the elementwise min/max of their regions: clipping is
+    # monotone, and an axis kept whole for one member is whole for the union.
+    lo = np.array([r[0] for r in regions], dtype=np.int64)
+    hi = np.array([r[1] for r in regions], dtype=np.int64)
+    members = [[i] for i in range(n)]
+    while len(members) > 1:
+        vol = np.prod(hi - lo, axis=1)
+        ulo = np.minimum(lo[:, None, :], lo[None, :, :])
+        uhi = np.maximum(hi[:, None, :], hi[None, :, :])
+        extra = np.prod(uhi - ulo, axis=2) - vol[:, None] - vol[None, :]
+        np.fill_diagonal(extra, np.iinfo(np.int64).max)
+        a, b = np.unravel_index(int(np.argmin(extra)), extra.shape)
+        if extra[a, b] > overhead:
+            break
+        a, b = min(a, b), max(a, b)
+        lo[a], hi[a] = ulo[a, b], uhi[a, b]
+        members[a] = sorted(members[a] + members[b])
+        lo, hi = np.delete(lo, b, axis=0), np.delete(hi, b, axis=0)
+        del members[b]
+    order = np.argsort([m[0] for m in members], kind="stable")
+    return [(members[i], lo[i].astype(int), hi[i].astype(int)) for i in order]
 
 
 def _load_params(params: str | os.PathLike[str] | Mapping[str, Any] | None) -> dict | str | None:
@@ -257,51 +336,147 @@ class PyradiomicsEngine:
             return out
 
         # 1. per item: everything execute does before filtering (exactly its steps and order)
-        prepared: list[dict | Exception] = []
-        loaded_image = None
-        for mask_img, label in resolved:
-            try:
-                prepared.append(self._prepare(image, mask_img, label, imageoperations, generalinfo))
-                if loaded_image is None:
-                    loaded_image = prepared[-1]["image"]
-            except Exception as exc:
-                prepared.append(exc)
+        prepared = self._prepare_items(image, resolved, imageoperations, generalinfo, sitk)
         good = [p for p in prepared if not isinstance(p, Exception)]
         if not good:
             return prepared
+        loaded_image = good[0]["image"]
 
-        # 2. filter once per image type, on a crop padded by the filter's support
+        # 2. filter once per image type and group of nearby ROIs, on a crop padded by the
+        #    filter's support (one crop per group; see crop_groups)
         size = np.array(loaded_image.GetSize())
         spacing = np.array(loaded_image.GetSpacing(), dtype=float)
         boxes = [p["bbox"] for p in good]
         for image_type, args in self._units(good[0]["settings"]):
             pad, periodic = self._pad(image_type, args, spacing)
-            lo, hi = crop_region(boxes, size, pad, full_axis_at_border=periodic)
-            if image_type == "LoG" and not _log_crop_ok(lo, hi, size, spacing, args):
-                lo, hi = np.zeros_like(size), size.copy()
-            whole = bool(np.all(lo == 0) and np.all(hi == size))
-            src = loaded_image if whole else _crop(loaded_image, lo, hi, sitk)
-            src_mask = good[0]["mask"] if whole else _crop(good[0]["mask"], lo, hi, sitk)
-            generator = getattr(imageoperations, f"get{image_type}Image")(src, src_mask, **args)
-            cropped: dict[int, Any] = {}
-            for filtered, type_name, kwargs in generator:
-                for idx, p in enumerate(good):
-                    if "error" in p:
-                        continue
-                    try:
-                        if idx not in cropped:
-                            cropped[idx] = p["mask"] if whole else _crop(p["mask"], lo, hi, sitk)
-                        mask_c = cropped[idx]
-                        bbox = p["bbox"].copy()
-                        bbox[0::2] -= lo
-                        bbox[1::2] -= lo
-                        img_c, msk_c = imageoperations.cropToTumorMask(filtered, mask_c, bbox)
-                        kw = dict(kwargs)
-                        kw["label"] = p["settings"]["label"]
-                        p["features"].update(ext.computeFeatures(img_c, msk_c, type_name, **kw))
-                    except Exception as exc:
-                        p["error"] = exc
+            groups = crop_groups(boxes, size, pad, full_axis_at_border=periodic)
+            if image_type == "LoG" and not all(
+                _log_crop_ok(lo, hi, size, spacing, args) for _, lo, hi in groups
+            ):
+                groups = [(list(range(len(good))), np.zeros_like(size), size.copy())]
+            for members, lo, hi in groups:
+                self._filter_group(
+                    [good[i] for i in members], image_type, args, loaded_image, lo, hi, sitk
+                )
         return [p if isinstance(p, Exception) else p.get("error", p["features"]) for p in prepared]
+
+    def _filter_group(self, items, image_type, args, loaded_image, lo, hi, sitk) -> None:
+        """Filter the crop ``lo:hi`` once and compute the features of ``items`` on it."""
+        _, _, imageoperations, _ = _radiomics()
+        ext = self.extractor
+        size = np.array(loaded_image.GetSize())
+        whole = bool(np.all(lo == 0) and np.all(hi == size))
+        src = loaded_image if whole else _crop(loaded_image, lo, hi, sitk)
+        src_mask = items[0]["mask"] if whole else _crop(items[0]["mask"], lo, hi, sitk)
+        generator = getattr(imageoperations, f"get{image_type}Image")(src, src_mask, **args)
+        cropped: dict[int, Any] = {id(items[0]["mask"]): src_mask}  # masks are shared by labels
+        for filtered, type_name, kwargs in generator:
+            for p in items:
+                if "error" in p:
+                    continue
+                try:
+                    key = id(p["mask"])
+                    if key not in cropped:
+                        cropped[key] = p["mask"] if whole else _crop(p["mask"], lo, hi, sitk)
+                    bbox = p["bbox"].copy()
+                    bbox[0::2] -= lo
+                    bbox[1::2] -= lo
+                    img_c, msk_c = imageoperations.cropToTumorMask(filtered, cropped[key], bbox)
+                    kw = dict(kwargs)
+                    kw["label"] = p["settings"]["label"]
+                    p["features"].update(ext.computeFeatures(img_c, msk_c, type_name, **kw))
+                except Exception as exc:
+                    p["error"] = exc
+
+    def _prepare_items(self, image, resolved, imageoperations, generalinfo, sitk) -> list:
+        """:meth:`_prepare` for every item, sharing the whole-image passes between labels.
+
+        ``execute`` reads and checks the mask once per label: it casts the whole mask, lists
+        its labels and computes label statistics over the whole image each time. Here that is
+        done once per mask: ``loadImage`` (the cast mask does not depend on the label), one
+        ``LabelStatisticsImageFilter`` pass for the bounding boxes of all labels, then
+        ``checkMask`` per label on a crop around its box (its checks only use the box and the
+        voxel count, so it returns the same box, offset, and raises the same errors). Labels
+        that are absent, masks whose geometry does not match and runs with diagnostics take
+        ``execute``'s own per-label path, so their errors and values stay exactly pyradiomics'.
+        """
+        settings_of = [self._settings(label) for _, label in resolved]
+        if self.diagnostics and self.extractor.settings.get("additionalInfo", False):
+            return [
+                self._try(self._prepare, image, m, label, imageoperations, generalinfo)
+                for m, label in resolved
+            ]
+        out: list[Any] = [None] * len(resolved)
+        by_mask: dict[int, list[int]] = collections.defaultdict(list)
+        for i, (mask_img, _) in enumerate(resolved):
+            by_mask[id(mask_img)].append(i)
+        for idxs in by_mask.values():
+            mask_img = resolved[idxs[0]][0]
+            loaded = None
+            for i in idxs:  # the first label that loads gives the image and the cast mask
+                try:
+                    loaded = self.extractor.loadImage(image, mask_img, None, **settings_of[i])
+                    break
+                except Exception as exc:  # that label's own error, as execute raises it
+                    out[i] = exc
+            if loaded is None:
+                continue
+            img, msk = loaded
+            lsif = sitk.LabelStatisticsImageFilter()
+            try:
+                lsif.Execute(img, msk)
+                present = set(lsif.GetLabels())
+            except RuntimeError:  # geometry or type mismatch: execute's path gives its error
+                present = set()
+            for i in idxs:
+                if out[i] is not None:
+                    continue
+                label = settings_of[i]["label"]
+                if label not in present:
+                    out[i] = self._try(
+                        self._prepare, image, mask_img, label, imageoperations, generalinfo
+                    )
+                    continue
+                out[i] = self._try(
+                    self._prepare_loaded,
+                    img,
+                    msk,
+                    lsif.GetBoundingBox(label),
+                    settings_of[i],
+                    imageoperations,
+                    sitk,
+                )
+        return out
+
+    @staticmethod
+    def _try(func, *args):
+        try:
+            return func(*args)
+        except Exception as exc:  # recorded per item by the caller
+            return exc
+
+    def _settings(self, label) -> dict:
+        settings = self.extractor.settings.copy()
+        if label is not None:
+            settings["label"] = int(label)
+        settings.setdefault("label", 1)
+        return settings
+
+    def _prepare_loaded(self, img, msk, box, settings, imageoperations, sitk) -> dict:
+        """:meth:`_prepare` after ``loadImage``, with ``checkMask`` on a crop around ``box``."""
+        size = np.array(img.GetSize())
+        box = np.asarray(box, dtype=int)
+        lo = np.maximum(box[0::2] - 1, 0)
+        hi = np.minimum(box[1::2] + 2, size)
+        bbox, corrected = imageoperations.checkMask(
+            _crop(img, lo, hi, sitk), _crop(msk, lo, hi, sitk), **settings
+        )
+        if corrected is not None:  # cannot happen once the whole-image statistics ran
+            raise FeatureComputationError("pyradiomics corrected a mask that matched the image")
+        bbox = np.asarray(bbox).copy()
+        bbox[0::2] += lo
+        bbox[1::2] += lo
+        return self._finish_prepare(img, msk, bbox, settings, None, imageoperations)
 
     def _prepare(self, image, mask, label, imageoperations, generalinfo) -> dict:
         """Steps 1-5 of ``RadiomicsFeatureExtractor.execute`` for one label (no filtering)."""
@@ -316,13 +491,19 @@ class PyradiomicsEngine:
             info = generalinfo.GeneralInfo()
             info.addGeneralSettings(settings)
             info.addEnabledImageTypes(ext.enabledImagetypes)
-        features = collections.OrderedDict()
         img, msk = ext.loadImage(image, mask, info, **settings)
         bbox, corrected = imageoperations.checkMask(img, msk, **settings)
         if corrected is not None:
             if info is not None:
                 info.addMaskElements(img, corrected, label, "corrected")
             msk = corrected
+        return self._finish_prepare(img, msk, bbox, settings, info, imageoperations)
+
+    def _finish_prepare(self, img, msk, bbox, settings, info, imageoperations) -> dict:
+        """Steps 3-5 of ``execute`` (resegmentation, shape) once the mask is checked."""
+        ext = self.extractor
+        label = settings.get("label", 1)
+        features = collections.OrderedDict()
         reseg = None
         if settings.get("resegmentRange", None) is not None:
             reseg = imageoperations.resegmentMask(img, msk, **settings)
