@@ -11,7 +11,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from radiopredict.errors import ConfigError, TargetError
-from radiopredict.evaluate import SurvivalStratifiedKFold
+from radiopredict.evaluate import SurvivalStratifiedKFold, nested_cv
 from radiopredict.models import (
     CoxPH,
     ElasticNetLogistic,
@@ -179,7 +179,25 @@ def test_default_pipelines_fit(rossi):
     yb = (Xb["f0"] + rng.normal(0, 0.5, 80) > 0).astype(int)
     resp = default_pipeline("response").fit(Xb, yb)
     assert resp.predict_proba(Xb).shape == (80, 2)
-    assert set(default_param_grid("response")) and set(default_param_grid("survival"))
+    assert set(default_param_grid("survival"))
+    # the response grid lets the inner loop choose the model family (a list of grids)
+    grid = default_param_grid("response")
+    assert isinstance(grid, list)
+    assert {type(g["model"][0]).__name__ for g in grid} == {"XGBResponse", "ElasticNetLogistic"}
+    res = nested_cv(default_pipeline("response"), grid, Xb, yb, n_splits=3, inner_splits=3)
+    assert res.scores["auc"].mean() > 0.8
+    assert {type(b["model"]).__name__ for b in res.best_params} <= {
+        "XGBResponse",
+        "ElasticNetLogistic",
+    }
+    # the linear fallback on pure noise shrinks to the base rate: one constant prediction
+    noise = pd.DataFrame(rng.normal(size=(100, 30)), columns=[f"n{i}" for i in range(30)])
+    yn = rng.integers(0, 2, 100)
+    fallback = clone(default_pipeline("response")).set_params(
+        **{k: v[0] for k, v in default_param_grid("response")[1].items()}
+    )
+    fallback.fit(noise, yn)
+    assert np.ptp(fallback.predict_proba(noise)[:, 1]) < 1e-6
     with pytest.raises(ConfigError, match="task"):
         default_pipeline("regression")
 
