@@ -18,6 +18,7 @@ from radiopredict.models import (
     SurvivalPipeline,
     XGBResponse,
     XGBSurvival,
+    candidate_pipelines,
     default_param_grid,
     default_pipeline,
     predict_survival_function,
@@ -180,22 +181,23 @@ def test_default_pipelines_fit(rossi):
     resp = default_pipeline("response").fit(Xb, yb)
     assert resp.predict_proba(Xb).shape == (80, 2)
     assert set(default_param_grid("survival"))
-    # the response grid lets the inner loop choose the model family (a list of grids)
-    grid = default_param_grid("response")
+    assert type(resp.steps[-1][1]).__name__ == "ElasticNetLogistic"
+    assert default_param_grid("response") == {"model__C": [0.03, 0.1, 0.3]}
+    # candidate xgb_or_enet: the grid is a list, the inner loop chooses the model family
+    grid = default_param_grid("response", "xgb_or_enet")
     assert isinstance(grid, list)
     assert {type(g["model"][0]).__name__ for g in grid} == {"XGBResponse", "ElasticNetLogistic"}
-    res = nested_cv(default_pipeline("response"), grid, Xb, yb, n_splits=3, inner_splits=3)
+    choose = candidate_pipelines("response")["xgb_or_enet"]
+    res = nested_cv(choose, grid, Xb, yb, n_splits=3, inner_splits=3)
     assert res.scores["auc"].mean() > 0.8
     assert {type(b["model"]).__name__ for b in res.best_params} <= {
         "XGBResponse",
         "ElasticNetLogistic",
     }
-    # the linear fallback on pure noise shrinks to the base rate: one constant prediction
+    # its linear fallback on pure noise shrinks to the base rate: one constant prediction
     noise = pd.DataFrame(rng.normal(size=(100, 30)), columns=[f"n{i}" for i in range(30)])
     yn = rng.integers(0, 2, 100)
-    fallback = clone(default_pipeline("response")).set_params(
-        **{k: v[0] for k, v in default_param_grid("response")[1].items()}
-    )
+    fallback = clone(choose).set_params(**{k: v[0] for k, v in grid[1].items()})
     fallback.fit(noise, yn)
     assert np.ptp(fallback.predict_proba(noise)[:, 1]) < 1e-6
     with pytest.raises(ConfigError, match="task"):

@@ -50,7 +50,7 @@ def predict_survival_function(model, X, times):
 
 # Chosen by benchmarks/bench_response_radmlbench.py and benchmarks/bench_survival.py; see
 # benchmarks/README.md ("Models") for the numbers behind the choice.
-_DEFAULT = {"response": "xgb_or_enet", "survival": "coxnet"}
+_DEFAULT = {"response": "enet", "survival": "coxnet"}
 
 
 def _filters(correlation: float | None) -> list[tuple[str, Any]]:
@@ -85,7 +85,7 @@ def candidate_pipelines(task: str, *, random_state: int = 0) -> dict[str, Pipeli
     which falls back to (nearly) the base rate when the trees do not beat it).
     Survival: ``"coxnet"`` (the same filters, elastic-net Cox), ``"xgb_cox"``, ``"xgb_aft"``.
     """
-    from radiopredict.models.response import ElasticNetLogistic, XGBResponse
+    from radiopredict.models.response import ElasticNetLogistic
     from radiopredict.models.survival import CoxPH, XGBSurvival
     from radiopredict.select import UnivariateSelector
 
@@ -97,21 +97,7 @@ def candidate_pipelines(task: str, *, random_state: int = 0) -> dict[str, Pipeli
                 ("model", ElasticNetLogistic(C=0.1, l1_ratio=0.5, random_state=rs)),
             ]
         )
-        xgb = Pipeline(
-            [
-                *_filters(None),
-                (
-                    "model",
-                    XGBResponse(
-                        n_estimators=100,
-                        learning_rate=0.1,
-                        max_depth=2,
-                        colsample_bytree=0.5,
-                        random_state=rs,
-                    ),
-                ),
-            ]
-        )
+        xgb = Pipeline([*_filters(None), ("model", _response_xgb(rs))])
         vote = VotingClassifier([("enet", clone(enet)), ("xgb", clone(xgb))], voting="soft")
         xgb_or_enet = Pipeline(
             [
@@ -161,9 +147,9 @@ def default_param_grid(
 ) -> dict[str, list] | list[dict[str, list]]:
     """Hyper-parameter grid for :func:`radiopredict.evaluate.nested_cv` of a candidate.
 
-    A dict, or for ``"xgb_or_enet"`` (the response default) a list of dicts: the inner loop
-    then chooses between model families, each with its own settings (scikit-learn's
-    ``GridSearchCV`` convention), using the training fold only.
+    A dict, or for ``"xgb_or_enet"`` a list of dicts: the inner loop then chooses between
+    model families, each with its own settings (scikit-learn's ``GridSearchCV`` convention),
+    using the training fold only.
     """
     from radiopredict.models.response import ElasticNetLogistic
 
