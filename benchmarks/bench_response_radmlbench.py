@@ -3,7 +3,7 @@
 Usage::
 
     nice python benchmarks/bench_response_radmlbench.py [--outer-splits 10] [--outer-repeats 3]
-        [--inner-splits 5] [--candidates xgb_or_enet,xgb] [--n-jobs 2]
+        [--inner-splits 5] [--candidates enet,xgb,xgb_or_enet] [--n-jobs 2]
         [--out benchmarks/results/response.csv]
 
 Reads ``$RADIOPREDICT_SHARED_DATA/radmlbench/*.gz`` (default ``../shared/data``). For each set
@@ -67,7 +67,7 @@ def main() -> None:
     ap.add_argument("--outer-splits", type=int, default=10)
     ap.add_argument("--outer-repeats", type=int, default=3)
     ap.add_argument("--inner-splits", type=int, default=5)
-    ap.add_argument("--candidates", default="xgb_or_enet,xgb")
+    ap.add_argument("--candidates", default="enet,xgb,xgb_or_enet")
     ap.add_argument("--no-grid", default="xgb", help="candidates fitted without inner search")
     ap.add_argument("--sets", default=",".join(AUTHORS_AUC))
     ap.add_argument("--n-jobs", type=int, default=2)
