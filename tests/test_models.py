@@ -11,13 +11,14 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from radiopredict.errors import ConfigError, TargetError
-from radiopredict.evaluate import SurvivalStratifiedKFold
+from radiopredict.evaluate import SurvivalStratifiedKFold, nested_cv
 from radiopredict.models import (
     CoxPH,
     ElasticNetLogistic,
     SurvivalPipeline,
     XGBResponse,
     XGBSurvival,
+    candidate_pipelines,
     default_param_grid,
     default_pipeline,
     predict_survival_function,
@@ -179,7 +180,26 @@ def test_default_pipelines_fit(rossi):
     yb = (Xb["f0"] + rng.normal(0, 0.5, 80) > 0).astype(int)
     resp = default_pipeline("response").fit(Xb, yb)
     assert resp.predict_proba(Xb).shape == (80, 2)
-    assert set(default_param_grid("response")) and set(default_param_grid("survival"))
+    assert set(default_param_grid("survival"))
+    assert type(resp.steps[-1][1]).__name__ == "ElasticNetLogistic"
+    assert default_param_grid("response") == {"model__C": [0.03, 0.1, 0.3]}
+    # candidate xgb_or_enet: the grid is a list, the inner loop chooses the model family
+    grid = default_param_grid("response", "xgb_or_enet")
+    assert isinstance(grid, list)
+    assert {type(g["model"][0]).__name__ for g in grid} == {"XGBResponse", "ElasticNetLogistic"}
+    choose = candidate_pipelines("response")["xgb_or_enet"]
+    res = nested_cv(choose, grid, Xb, yb, n_splits=3, inner_splits=3)
+    assert res.scores["auc"].mean() > 0.8
+    assert {type(b["model"]).__name__ for b in res.best_params} <= {
+        "XGBResponse",
+        "ElasticNetLogistic",
+    }
+    # its linear fallback on pure noise shrinks to the base rate: one constant prediction
+    noise = pd.DataFrame(rng.normal(size=(100, 30)), columns=[f"n{i}" for i in range(30)])
+    yn = rng.integers(0, 2, 100)
+    fallback = clone(choose).set_params(**{k: v[0] for k, v in grid[1].items()})
+    fallback.fit(noise, yn)
+    assert np.ptp(fallback.predict_proba(noise)[:, 1]) < 1e-6
     with pytest.raises(ConfigError, match="task"):
         default_pipeline("regression")
 

@@ -423,3 +423,20 @@ def test_fitted_pipeline_round_trips_through_skops_with_trusted_types_only():
     assert [t for t in untrusted if not t.startswith(TRUSTED_MODULES)] == []
     loaded = sio.loads(blob, trusted=untrusted)
     pd.testing.assert_frame_equal(loaded.transform(X), pipe.transform(X))
+
+
+def test_correlation_clusters_on_a_fold_where_a_feature_is_constant(shared_data):
+    """radMLBench Arita2018: ``Harvard_49`` takes 2 values, so some training folds see it
+    constant. The bare selector refuses it with a clear error naming the column (no crash
+    inside scipy); behind the pipelines' scaler + VarianceFilter the fold fits."""
+    from radiopredict.models.pipelines import _filters
+
+    df = pd.read_csv(shared_data / "radmlbench" / "Arita2018.gz")
+    X = df.drop(columns=["ID", "Target"]).astype(float)
+    rows = X["Harvard_49"] == X["Harvard_49"].mode()[0]
+    assert X["Harvard_49"].nunique() == 2 and rows.sum() >= 100
+    fold = X[rows]
+    with pytest.raises(FeatureTableError, match=r"constant column\(s\).*Harvard_49"):
+        CorrelationClusterSelector(threshold=0.9, columns=None).fit(fold)
+    Z = make_pipeline(*[step for _, step in _filters(0.9)]).fit(fold).transform(X)
+    assert "Harvard_49" not in Z.columns and np.isfinite(Z.to_numpy()).all()

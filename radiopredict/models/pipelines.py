@@ -78,11 +78,16 @@ def candidate_pipelines(task: str, *, random_state: int = 0) -> dict[str, Pipeli
 
     Response: ``"enet"`` (scaler, constant-column filter, Spearman correlation clusters at 0.9,
     elastic-net logistic), ``"xgb"`` (scaler, constant-column filter, gradient-boosted trees),
-    ``"enet_xgb"`` (the mean of the two models' probabilities).
+    ``"enet_xgb"`` (the mean of the two models' probabilities), ``"xgb_or_enet"`` (scaler,
+    constant-column filter, univariate AUC ranking, then a model: fitted as is it is ``"xgb"``
+    on every feature; its :func:`default_param_grid` lets the inner loop of nested CV choose
+    between that and a strongly penalised elastic-net logistic on the 10 best-ranked features,
+    which falls back to (nearly) the base rate when the trees do not beat it).
     Survival: ``"coxnet"`` (the same filters, elastic-net Cox), ``"xgb_cox"``, ``"xgb_aft"``.
     """
-    from radiopredict.models.response import ElasticNetLogistic, XGBResponse
+    from radiopredict.models.response import ElasticNetLogistic
     from radiopredict.models.survival import CoxPH, XGBSurvival
+    from radiopredict.select import UnivariateSelector
 
     rs = random_state
     if task == "response":
@@ -92,23 +97,21 @@ def candidate_pipelines(task: str, *, random_state: int = 0) -> dict[str, Pipeli
                 ("model", ElasticNetLogistic(C=0.1, l1_ratio=0.5, random_state=rs)),
             ]
         )
-        xgb = Pipeline(
+        xgb = Pipeline([*_filters(None), ("model", _response_xgb(rs))])
+        vote = VotingClassifier([("enet", clone(enet)), ("xgb", clone(xgb))], voting="soft")
+        xgb_or_enet = Pipeline(
             [
                 *_filters(None),
-                (
-                    "model",
-                    XGBResponse(
-                        n_estimators=100,
-                        learning_rate=0.1,
-                        max_depth=2,
-                        colsample_bytree=0.5,
-                        random_state=rs,
-                    ),
-                ),
+                ("select", UnivariateSelector(k="all", scoring="auc", columns=None)),
+                ("model", _response_xgb(rs)),
             ]
         )
-        vote = VotingClassifier([("enet", clone(enet)), ("xgb", clone(xgb))], voting="soft")
-        return {"enet": enet, "xgb": xgb, "enet_xgb": Pipeline([("model", vote)])}
+        return {
+            "enet": enet,
+            "xgb": xgb,
+            "enet_xgb": Pipeline([("model", vote)]),
+            "xgb_or_enet": xgb_or_enet,
+        }
     if task == "survival":
         return {
             "coxnet": SurvivalPipeline(
@@ -127,10 +130,38 @@ def candidate_pipelines(task: str, *, random_state: int = 0) -> dict[str, Pipeli
     raise ConfigError(f"unknown task {task!r}", fix="use task='survival' or task='response'")
 
 
-def default_param_grid(task: str, name: str | None = None) -> dict[str, list]:
-    """Hyper-parameter grid for :func:`radiopredict.evaluate.nested_cv` of a candidate."""
+def _response_xgb(random_state: int):
+    from radiopredict.models.response import XGBResponse
+
+    return XGBResponse(
+        n_estimators=100,
+        learning_rate=0.1,
+        max_depth=2,
+        colsample_bytree=0.5,
+        random_state=random_state,
+    )
+
+
+def default_param_grid(
+    task: str, name: str | None = None, *, random_state: int = 0
+) -> dict[str, list] | list[dict[str, list]]:
+    """Hyper-parameter grid for :func:`radiopredict.evaluate.nested_cv` of a candidate.
+
+    A dict, or for ``"xgb_or_enet"`` a list of dicts: the inner loop then chooses between
+    model families, each with its own settings (scikit-learn's ``GridSearchCV`` convention),
+    using the training fold only.
+    """
+    from radiopredict.models.response import ElasticNetLogistic
+
     name = name or _DEFAULT.get(task)
     grids = {
+        ("response", "xgb_or_enet"): [
+            {"select__k": ["all"], "model": [_response_xgb(random_state)]},
+            {
+                "select__k": [10],
+                "model": [ElasticNetLogistic(C=0.03, l1_ratio=0.5, random_state=random_state)],
+            },
+        ],
         ("response", "enet"): {"model__C": [0.03, 0.1, 0.3]},
         ("response", "enet_xgb"): {"model__enet__model__C": [0.03, 0.1, 0.3]},
         ("response", "xgb"): {"model__max_depth": [2, 4], "model__n_estimators": [100, 300]},
