@@ -6,7 +6,8 @@
   margin: log-hazard (Cox), log-time (AFT) or log-odds (classification);
 * linear models with ``coef_`` (Cox, logistic): exact linear SHAP with independent features,
   :math:`\\phi_j(x) = \\beta_j\\,(x_j - \\mathbb{E}[x_j])`, on the log-hazard or log-odds scale;
-* anything else: model-agnostic permutation SHAP on the model's ``predict`` output;
+* anything else: model-agnostic permutation SHAP on the model's ``predict`` output (for a
+  classifier, on the probability of the positive class);
 * ``output="survival"``: model-agnostic SHAP of the predicted survival probability at a horizon,
   :math:`\\hat S(\\tau \\mid x)`, for any model with ``predict_survival_function``.
 
@@ -267,11 +268,22 @@ def explain(
         intercept = float(np.ravel(getattr(est, "intercept_", [0.0]))[0])
         return _result(values, float(mean @ beta + intercept), Xt, scale, "linear", groups)
 
-    def g(data):
-        return np.asarray(est.predict(pd.DataFrame(data, columns=Xt.columns)), dtype=float)
+    from sklearn.base import is_classifier
+
+    if is_classifier(est) and hasattr(est, "predict_proba"):  # explain the probability, not
+        name = "probability of the outcome"  # the 0/1 class that predict returns
+
+        def g(data):
+            proba = est.predict_proba(pd.DataFrame(data, columns=Xt.columns))
+            return np.asarray(proba, dtype=float)[:, -1]
+    else:
+        name = "risk score"
+
+        def g(data):
+            return np.asarray(est.predict(pd.DataFrame(data, columns=Xt.columns)), dtype=float)
 
     values, base, data = _permutation(shap, g, Xt, Bt, random_state)
-    return _result(values, base, data, "risk score", "permutation", groups)
+    return _result(values, base, data, name, "permutation", groups)
 
 
 def _permutation(shap, f, X: pd.DataFrame, background: pd.DataFrame, random_state: int):

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import xgboost as xgb
-from sklearn.ensemble import RandomForestRegressor
+from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -78,6 +78,16 @@ def test_permutation_fallback_local_accuracy(data) -> None:
     assert ex.method == "permutation"
     np.testing.assert_allclose(
         ex.values.sum(axis=1) + ex.base_value, model.predict(X.iloc[:20]), atol=1e-6
+    )
+
+
+def test_permutation_explains_a_classifiers_probability(data) -> None:
+    X, y = data
+    model = RandomForestClassifier(n_estimators=10, random_state=0).fit(X, y)
+    ex = explain(model, X.iloc[:20], background=X.iloc[:40])
+    assert ex.method == "permutation" and ex.output == "probability of the outcome"
+    np.testing.assert_allclose(
+        ex.values.sum(axis=1) + ex.base_value, model.predict_proba(X.iloc[:20])[:, 1], atol=1e-6
     )
 
 
