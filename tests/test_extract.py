@@ -249,31 +249,45 @@ def test_native_engine_filters_once_on_exact_crop(shared_data, cohort_dir):
     assert worst < 1e-6
 
 
-def test_native_engine_scattered_labels_equal_whole_image(shared_data, tmp_path):
+def test_native_engine_scattered_labels_equal_whole_image(shared_data, tmp_path, monkeypatch):
     """Labels far apart get crops of their own; values equal whole-image filtering."""
     from radiopredict.errors import LabelNotFoundError
     from radiopredict.features import FeatureSettings, compute_features
     from radiopredict.features.engines import NativeEngine
+    from radiopredict.features.engines import pyradiomics as backend
     from radiopredict.features.filters import FilterSpec, apply_filter
 
+    groups_used = []
+    real_crop_groups = backend.crop_groups
+
+    def recording_crop_groups(*args, **kwargs):  # the real function; its groups are recorded
+        groups = real_crop_groups(*args, **kwargs)
+        groups_used.append([members for members, _, _ in groups])
+        return groups
+
+    monkeypatch.setattr(backend, "crop_groups", recording_crop_groups)
     src = shared_data / "pyradiomics-cases"
     image = sitk.ReadImage(str(src / "brain2_image.nrrd"))
     arr = sitk.GetArrayFromImage(sitk.ReadImage(str(src / "brain2_label.nrrd"))).astype(np.uint8)
-    arr[8:12, 20:30, 20:30] = 2  # far corner
-    arr[0:3, 240:250, 240:256] = 3  # at the image border
+    arr[8:12, 30:40, 30:40] = 2  # far from the tumour, inside the image
+    arr[8:12, 200:210, 30:40] = 3  # far from both
+    arr[0:3, 240:250, 240:256] = 4  # at the image border
     mask = sitk.GetImageFromArray(arr)
     mask.CopyInformation(image)
     path = tmp_path / "labels.nrrd"
     sitk.WriteImage(mask, str(path))
     settings = FeatureSettings(families=("local_intensity", "intensity_stats", "glcm"))
     spec = FilterSpec(kind="log", boundary="mirror", sigma_mm=1.5)
-    out = NativeEngine(settings, [spec]).compute(
+    engine = NativeEngine(settings, [spec])
+    out = engine.compute(
         str(src / "brain2_image.nrrd"), [(path, 1), (path, 2), (path, 7), (path, 3)]
     )
+    assert groups_used == [[[0], [1], [2]]]  # three crops: one per label
+    out += engine.compute(str(src / "brain2_image.nrrd"), [(path, 4)])
     assert isinstance(out[2], LabelNotFoundError) and out[2].radiopredict_stage == "read"
     filtered = apply_filter(image, spec)
     worst = 0.0
-    for label, feats in zip((1, 2, 3), (out[0], out[1], out[3]), strict=True):
+    for label, feats in zip((1, 2, 3, 4), (out[0], out[1], out[3], out[4]), strict=True):
         roi = sitk.Cast(mask == label, sitk.sitkUInt8)
         ref = dict(compute_features(image, roi, settings))
         ref.update(
