@@ -124,8 +124,42 @@ def test_morphology_of_a_voxelised_sphere():
     assert morphology._ellipsoid_area(1.2, 1.1, 1.0) == pytest.approx(15.1886, rel=5e-3)
 
 
+def test_morphology_geometry_cache_reuses_only_what_the_grey_values_do_not_change():
+    # an ROI is measured once for all its filter responses: the mesh-based features come from
+    # the cache, the grey-value ones (centre of mass shift, integrated intensity, Moran, Geary)
+    # from the image of each call; a different spacing or mask shape is a different entry
+    rng = np.random.default_rng(3)
+    mask = np.zeros((12, 14, 16), bool)
+    mask[2:9, 3:11, 4:13] = True
+    mask[2:5, 3:6, 4:7] = False
+    img_a, img_b = rng.normal(50, 10, mask.shape), rng.normal(-20, 5, mask.shape) ** 2
+    sp = (2.0, 0.8, 0.7)
+
+    def fresh(img, spacing=sp, m=mask):
+        morphology._GEOMETRY_CACHE.clear()
+        return morphology.compute(img, m, m, spacing)
+
+    ref_a, ref_b = fresh(img_a), fresh(img_b)
+    morphology._GEOMETRY_CACHE.clear()
+    a = morphology.compute(img_a, mask, mask, sp)
+    b = morphology.compute(img_b, mask, mask, sp)  # geometry from the cache
+    assert len(morphology._GEOMETRY_CACHE) == 1
+    assert list(a) == list(ref_a) and a == ref_a
+    assert list(b) == list(ref_b) and b == ref_b
+    for tag in ("morph_com", "morph_integ_int", "morph_moran_i", "morph_geary_c"):
+        assert a[tag] != b[tag]
+    assert a["morph_volume"] == b["morph_volume"]
+    other = morphology.compute(img_a, mask, mask, (1.0, 0.8, 0.7))
+    assert other["morph_volume"] == pytest.approx(a["morph_volume"] / 2, rel=1e-12)
+    same_bytes = mask.reshape(16, 14, 12)  # same bits in another shape: another ROI
+    c = morphology.compute(img_a.reshape(16, 14, 12), same_bytes, same_bytes, sp)
+    assert len(morphology._GEOMETRY_CACHE) == 3  # (mask, sp), (mask, other sp), reshaped
+    assert c == fresh(img_a.reshape(16, 14, 12), m=same_bytes)
+
+
 def _blob():
     rng = np.random.default_rng(0)
+
     img = rng.normal(100.0, 20.0, (20, 24, 24)).round()
     mask = np.zeros(img.shape, np.uint8)
     mask[5:15, 6:18, 5:19] = 1

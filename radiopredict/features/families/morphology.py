@@ -13,7 +13,10 @@ autocorrelations, computed exactly with FFTs.
 
 from __future__ import annotations
 
+import collections
 import functools
+import hashlib
+import threading
 
 import numpy as np
 from scipy import fft as sfft
@@ -299,8 +302,32 @@ def compute(
         return _compute(image, morph_roi, int_roi, spacing, moran_geary_on, moran_geary_max_voxels)
 
 
-def _compute(image, morph_roi, int_roi, spacing, moran_geary_on, max_vox) -> dict[str, float]:
-    spacing = tuple(float(s) for s in spacing)
+#: Geometry of recent morphological masks (the features that do not depend on grey values),
+#: keyed by the mask's shape, spacing and bytes: the same ROI is measured once, not once per
+#: filter response (an ROI with 11 filters asks for its mesh 12 times).
+_GEOMETRY_CACHE: collections.OrderedDict = collections.OrderedDict()
+_GEOMETRY_CACHE_SIZE = 64
+_GEOMETRY_LOCK = threading.Lock()
+
+
+def _geometry(morph_roi: np.ndarray, spacing: tuple[float, ...]) -> tuple[dict, np.ndarray]:
+    """Grey-value-free morphological features of a mask and its voxel centroid (mm), cached."""
+    packed = np.packbits(morph_roi, axis=None)
+    key = (morph_roi.shape, spacing, hashlib.blake2b(packed.tobytes(), digest_size=16).digest())
+    with _GEOMETRY_LOCK:
+        hit = _GEOMETRY_CACHE.get(key)
+        if hit is not None:
+            _GEOMETRY_CACHE.move_to_end(key)
+            return hit
+    hit = _measure(morph_roi, spacing)
+    with _GEOMETRY_LOCK:
+        _GEOMETRY_CACHE[key] = hit
+        while len(_GEOMETRY_CACHE) > _GEOMETRY_CACHE_SIZE:
+            _GEOMETRY_CACHE.popitem(last=False)
+    return hit
+
+
+def _measure(morph_roi: np.ndarray, spacing: tuple[float, ...]) -> tuple[dict, np.ndarray]:
     verts, faces = mesh(morph_roi, spacing)
     vol, area = _mesh_volume_area(verts, faces)
     n_vox = int(morph_roi.sum())
@@ -315,14 +342,8 @@ def _compute(image, morph_roi, int_roi, spacing, moran_geary_on, max_vox) -> dic
         "morph_sphericity": _div((36.0 * np.pi * vol**2) ** (1.0 / 3.0), area),
         "morph_asphericity": _div(area**3, 36.0 * np.pi * vol**2) ** (1.0 / 3.0) - 1.0,
     }
-    sp = np.asarray(spacing)
-    pos_m = np.argwhere(morph_roi) * sp
-    pos_i = np.argwhere(int_roi) * sp
-    xi = image[int_roi].astype(np.float64)
+    pos_m = np.argwhere(morph_roi) * np.asarray(spacing)
     centre_geom = pos_m.mean(axis=0)
-    total = xi.sum()
-    centre_int = (pos_i * xi[:, None]).sum(axis=0) / total if total != 0 else np.full(3, np.nan)
-    out["morph_com"] = float(np.linalg.norm(centre_geom - centre_int))
     hull = ConvexHull(verts)  # the mesh of any non-empty mask encloses a volume
     hv = verts[hull.vertices]
     out["morph_diam"] = float(pdist(hv).max()) if len(hv) > 1 else 0.0
@@ -349,6 +370,26 @@ def _compute(image, morph_roi, int_roi, spacing, moran_geary_on, max_vox) -> dic
     )
     out["morph_vol_dens_conv_hull"] = _div(vol, hull.volume)
     out["morph_area_dens_conv_hull"] = _div(area, hull.area)
+    return out, centre_geom
+
+
+#: Number of geometry features that come before the centre-of-mass shift in the output.
+_N_BEFORE_COM = 9
+
+
+def _compute(image, morph_roi, int_roi, spacing, moran_geary_on, max_vox) -> dict[str, float]:
+    spacing = tuple(float(s) for s in spacing)
+    geometry, centre_geom = _geometry(morph_roi, spacing)
+    keys = list(geometry)
+    out = {k: geometry[k] for k in keys[:_N_BEFORE_COM]}  # the IBSI order of the features
+    vol = geometry["morph_volume"]
+    sp = np.asarray(spacing)
+    pos_i = np.argwhere(int_roi) * sp
+    xi = image[int_roi].astype(np.float64)
+    total = xi.sum()
+    centre_int = (pos_i * xi[:, None]).sum(axis=0) / total if total != 0 else np.full(3, np.nan)
+    out["morph_com"] = float(np.linalg.norm(centre_geom - centre_int))
+    out.update({k: geometry[k] for k in keys[_N_BEFORE_COM:]})
     out["morph_integ_int"] = vol * float(xi.mean())
     if moran_geary_on:
         if max_vox is not None and int(int_roi.sum()) > max_vox:
