@@ -204,6 +204,36 @@ def test_default_pipelines_fit(rossi):
         default_pipeline("regression")
 
 
+def test_response_forest_candidates_fit_predict_clone_and_score_by_auc():
+    from radiopredict.metrics import roc_auc
+    from radiopredict.models import RandomForestResponse, SoftVoteResponse
+
+    rng = np.random.default_rng(1)
+    X = pd.DataFrame(rng.normal(size=(90, 8)), columns=[f"f{i}" for i in range(8)])
+    X["const"] = 1.0  # dropped by the constant-column filter
+    y = (X["f0"] - X["f1"] + rng.normal(0, 0.7, 90) > 0).astype(int)
+    cands = candidate_pipelines("response")
+    for name in ("rf", "enet_rf"):
+        pipe = clone(cands[name]).set_params(
+            **{("model__n_estimators" if name == "rf" else "model__rf__model__n_estimators"): 50}
+        )
+        fitted = clone(pipe).fit(X, y)
+        proba = fitted.predict_proba(X)
+        assert proba.shape == (90, 2)
+        assert np.all((proba >= 0) & (proba <= 1))
+        np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+        # score is the AUC (as the other response models), not scikit-learn's accuracy
+        assert fitted.score(X, y) == pytest.approx(roc_auc(y, proba[:, 1]))
+        again = clone(pipe).fit(X, y).predict_proba(X)
+        np.testing.assert_allclose(again, proba)  # seeded: a clone refits to the same model
+        res = nested_cv(pipe, default_param_grid("response", name), X, y, n_splits=3)
+        assert res.scores["auc"].mean() > 0.75
+        assert len(res.best_params) == 3
+    assert isinstance(cands["rf"].steps[-1][1], RandomForestResponse)
+    assert isinstance(cands["enet_rf"].steps[-1][1], SoftVoteResponse)
+    assert cands["enet_rf"].steps[-1][1].voting == "soft"
+
+
 def test_breslow_integer_weights_equal_duplicated_rows() -> None:
     from radiopredict.models._baseline import BreslowBaseline
 

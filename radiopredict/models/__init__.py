@@ -9,7 +9,12 @@ from radiopredict.models.pipelines import (
     default_pipeline,
     predict_survival_function,
 )
-from radiopredict.models.response import ElasticNetLogistic, XGBResponse
+from radiopredict.models.response import (
+    ElasticNetLogistic,
+    RandomForestResponse,
+    SoftVoteResponse,
+    XGBResponse,
+)
 from radiopredict.models.survival import CoxPH, XGBSurvival
 
 __all__ = [
@@ -18,6 +23,8 @@ __all__ = [
     "DeepSurv",
     "ElasticNetLogistic",
     "XGBResponse",
+    "RandomForestResponse",
+    "SoftVoteResponse",
     "SurvivalPipeline",
     "predict_survival_function",
     "default_pipeline",

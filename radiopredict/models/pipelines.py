@@ -82,10 +82,12 @@ def candidate_pipelines(task: str, *, random_state: int = 0) -> dict[str, Pipeli
     constant-column filter, univariate AUC ranking, then a model: fitted as is it is ``"xgb"``
     on every feature; its :func:`default_param_grid` lets the inner loop of nested CV choose
     between that and a strongly penalised elastic-net logistic on the 10 best-ranked features,
-    which falls back to (nearly) the base rate when the trees do not beat it).
+    which falls back to (nearly) the base rate when the trees do not beat it), ``"rf"`` (scaler,
+    constant-column filter, random forest of 500 trees, ``max_features="sqrt"``), ``"enet_rf"``
+    (the mean of ``"enet"``'s and ``"rf"``'s probabilities).
     Survival: ``"coxnet"`` (the same filters, elastic-net Cox), ``"xgb_cox"``, ``"xgb_aft"``.
     """
-    from radiopredict.models.response import ElasticNetLogistic
+    from radiopredict.models.response import ElasticNetLogistic, SoftVoteResponse
     from radiopredict.models.survival import CoxPH, XGBSurvival
     from radiopredict.select import UnivariateSelector
 
@@ -106,11 +108,15 @@ def candidate_pipelines(task: str, *, random_state: int = 0) -> dict[str, Pipeli
                 ("model", _response_xgb(rs)),
             ]
         )
+        rf = Pipeline([*_filters(None), ("model", _response_rf(rs))])
+        enet_rf = SoftVoteResponse([("enet", clone(enet)), ("rf", clone(rf))])
         return {
             "enet": enet,
             "xgb": xgb,
             "enet_xgb": Pipeline([("model", vote)]),
             "xgb_or_enet": xgb_or_enet,
+            "rf": rf,
+            "enet_rf": Pipeline([("model", enet_rf)]),
         }
     if task == "survival":
         return {
@@ -142,6 +148,14 @@ def _response_xgb(random_state: int):
     )
 
 
+def _response_rf(random_state: int):
+    from radiopredict.models.response import RandomForestResponse
+
+    return RandomForestResponse(
+        n_estimators=500, max_features="sqrt", n_jobs=1, random_state=random_state
+    )
+
+
 def default_param_grid(
     task: str, name: str | None = None, *, random_state: int = 0
 ) -> dict[str, list] | list[dict[str, list]]:
@@ -164,6 +178,8 @@ def default_param_grid(
         ],
         ("response", "enet"): {"model__C": [0.03, 0.1, 0.3]},
         ("response", "enet_xgb"): {"model__enet__model__C": [0.03, 0.1, 0.3]},
+        ("response", "rf"): {"model__min_samples_leaf": [1, 5]},
+        ("response", "enet_rf"): {"model__enet__model__C": [0.03, 0.1, 0.3]},
         ("response", "xgb"): {"model__max_depth": [2, 4], "model__n_estimators": [100, 300]},
         ("survival", "coxnet"): {"model__alpha": [0.03, 0.1, 0.3]},
         ("survival", "xgb_cox"): {"model__max_depth": [2, 3], "model__n_estimators": [100, 300]},

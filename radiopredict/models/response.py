@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.ensemble import RandomForestClassifier, VotingClassifier
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from radiopredict.errors import ConfigError, TargetError
 
-__all__ = ["ElasticNetLogistic", "XGBResponse"]
+__all__ = ["ElasticNetLogistic", "XGBResponse", "RandomForestResponse", "SoftVoteResponse"]
 
 
 def _encode_binary(y) -> tuple[np.ndarray, np.ndarray]:
@@ -230,3 +231,50 @@ class XGBResponse(_BinaryBase):
         check_is_fitted(self, "booster_")
         X = validate_data(self, X, dtype=np.float64, ensure_all_finite="allow-nan", reset=False)
         return self.booster_.predict(xgb.DMatrix(X), output_margin=True).astype(float)
+
+
+class _ProbaAUCScore:
+    """``score`` = ROC AUC of ``predict_proba(X)[:, 1]``, as the other response models.
+
+    scikit-learn classifiers score by accuracy; an inner grid search that uses the estimator's
+    ``score`` (:func:`radiopredict.evaluate.nested_cv` by default) must rank by AUC instead.
+    """
+
+    def score(self, X, y, sample_weight=None) -> float:
+        """ROC AUC of ``predict_proba(X)[:, 1]`` (``sample_weight`` is not supported)."""
+        from radiopredict.metrics import roc_auc
+
+        if sample_weight is not None:
+            raise ConfigError("score does not take sample_weight", fix="leave it None")
+        proba = np.asarray(self.predict_proba(X), dtype=float)[:, 1]
+        return roc_auc((np.asarray(y) == self.classes_[1]).astype(int), proba)
+
+
+class RandomForestResponse(_ProbaAUCScore, RandomForestClassifier):
+    """Random forest for a binary response: scikit-learn's ``RandomForestClassifier`` (same
+    parameters) whose ``score`` is the ROC AUC, not the accuracy."""
+
+
+class SoftVoteResponse(_ProbaAUCScore, VotingClassifier):
+    """Mean of the models' ``predict_proba`` (scikit-learn's soft ``VotingClassifier``, same
+    parameters, ``voting="soft"`` by default) whose ``score`` is the ROC AUC, not the accuracy.
+    """
+
+    def __init__(
+        self,
+        estimators,
+        *,
+        voting: str = "soft",
+        weights=None,
+        n_jobs=None,
+        flatten_transform: bool = True,
+        verbose: bool = False,
+    ) -> None:
+        super().__init__(
+            estimators,
+            voting=voting,
+            weights=weights,
+            n_jobs=n_jobs,
+            flatten_transform=flatten_transform,
+            verbose=verbose,
+        )
