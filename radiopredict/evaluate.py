@@ -461,14 +461,18 @@ def nested_cv(
 ) -> CVResult:
     """Nested cross-validation: a grid search inside every outer training fold.
 
-    The inner search (:class:`sklearn.model_selection.GridSearchCV`, stratified inner folds,
-    ``scoring`` default = the estimator's ``score``: Harrell C for survival, ROC AUC for our
-    response models) picks the hyper-parameters on the outer training fold only; the refitted
-    best model is scored on the outer test fold. ``kwargs`` go to :func:`cross_validate`; the
-    chosen parameters are in ``result.best_params``.
+    The inner search (:class:`sklearn.model_selection.GridSearchCV`, stratified inner folds)
+    picks the hyper-parameters on the outer training fold only; the refitted best model is
+    scored on the outer test fold. ``scoring`` default: for a binary target the ROC AUC of
+    ``predict_proba(X)[:, 1]`` (the metric the outer folds report, whatever the estimator's own
+    ``score``: scikit-learn classifiers score by accuracy), for survival the estimator's
+    ``score`` (Harrell C for ours). ``kwargs`` go to :func:`cross_validate`; the chosen
+    parameters are in ``result.best_params``.
     """
     from sklearn.model_selection import GridSearchCV
 
+    if scoring is None and not _is_survival(y):
+        scoring = _proba_auc
     rs = kwargs.get("random_state", 0)
     search = GridSearchCV(
         estimator,
@@ -480,6 +484,14 @@ def nested_cv(
         error_score="raise",
     )
     return cross_validate(search, X, y, **kwargs)
+
+
+def _proba_auc(estimator, X, y) -> float:
+    """Inner-search scorer for binary targets: ROC AUC of ``predict_proba(X)[:, 1]``."""
+    from radiopredict.metrics import roc_auc
+
+    proba = np.asarray(estimator.predict_proba(X), dtype=float)[:, 1]
+    return roc_auc((np.asarray(y) == estimator.classes_[1]).astype(int), proba)
 
 
 @dataclass

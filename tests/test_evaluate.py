@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.base import clone
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
@@ -118,6 +118,49 @@ def test_nested_cv_records_inner_choice(rossi):
     assert len(res.best_params) == 3
     assert all(b["model__max_depth"] in (1, 3) for b in res.best_params)
     assert res.scores["ibs"].between(0, 0.5).all()
+
+
+class _AccuracyLiar(ClassifierMixin, BaseEstimator):
+    """Good probabilities with ``informative=True``, noise without; its own ``score`` (as
+    scikit-learn's accuracy can) prefers the noise."""
+
+    def __init__(self, informative: bool = False):
+        self.informative = informative
+
+    def fit(self, X, y):
+        self.classes_ = np.unique(y)
+        return self
+
+    def predict_proba(self, X):
+        X = np.asarray(X, dtype=float)
+        if self.informative:
+            p1 = 1.0 / (1.0 + np.exp(-X[:, 0]))
+        else:
+            p1 = np.random.default_rng(len(X)).uniform(size=len(X))
+        return np.column_stack([1.0 - p1, p1])
+
+    def predict(self, X):
+        return self.classes_[(self.predict_proba(X)[:, 1] > 0.5).astype(int)]
+
+    def score(self, X, y, sample_weight=None):
+        return 0.0 if self.informative else 1.0
+
+
+def test_nested_cv_tunes_binary_models_by_auc_not_their_own_score():
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"f0": rng.normal(size=120), "f1": rng.normal(size=120)})
+    y = (X["f0"] + rng.normal(0, 0.5, 120) > 0).astype(int).to_numpy()
+    grid = {"informative": [False, True]}
+    res = nested_cv(_AccuracyLiar(), grid, X, y, n_splits=3, inner_splits=3)
+    assert [b["informative"] for b in res.best_params] == [True, True, True]
+    assert res.scores["auc"].mean() > 0.8
+    # an explicit scoring is used as given (here the estimator's own score)
+    own = nested_cv(_AccuracyLiar(), grid, X, y, n_splits=3, inner_splits=3, scoring=_own_score)
+    assert [b["informative"] for b in own.best_params] == [False, False, False]
+
+
+def _own_score(estimator, X, y):
+    return estimator.score(X, y)
 
 
 def test_compare_models_same_folds(noise):
