@@ -157,6 +157,86 @@ def test_glcm_matrices_match_loop_counts(seed):
         np.testing.assert_array_equal(full, loop_glcm(q[box], roi[box], d, n_levels))
 
 
+def _glcm_by_definition(m, levels, n_levels):
+    """The GLCM features of one symmetric count matrix, straight from the IBSI formulas."""
+    p = m / m.sum()
+    i, j = np.meshgrid(levels, levels, indexing="ij")
+    pi = p.sum(axis=1)
+    mu = (i * p).sum()
+    nz = p > 0
+
+    def ent(x):
+        x = x[x > 0]
+        return float(-(x * np.log2(x)).sum())
+
+    sums = {v: p[i + j == v].sum() for v in np.unique(i + j)}
+    diffs = {v: p[np.abs(i - j) == v].sum() for v in np.unique(np.abs(i - j))}
+    d_mu = sum(k * v for k, v in diffs.items())
+    s_mu = sum(k * v for k, v in sums.items())
+    var = ((i - mu) ** 2 * p).sum()
+    auto = (i * j * p).sum()
+    hx, hxy = ent(pi), ent(p)
+    outer = np.outer(pi, pi)
+    hxy1 = -(p[nz] * np.log2(outer[nz])).sum()
+    hxy2 = -(outer[outer > 0] * np.log2(outer[outer > 0])).sum()
+    c = i + j - 2 * mu
+    return {
+        "cm_joint_max": p.max(),
+        "cm_joint_avg": mu,
+        "cm_joint_var": var,
+        "cm_joint_entr": hxy,
+        "cm_diff_avg": d_mu,
+        "cm_diff_var": sum((k - d_mu) ** 2 * v for k, v in diffs.items()),
+        "cm_diff_entr": ent(np.array(list(diffs.values()))),
+        "cm_sum_avg": s_mu,
+        "cm_sum_var": sum((k - s_mu) ** 2 * v for k, v in sums.items()),
+        "cm_sum_entr": ent(np.array(list(sums.values()))),
+        "cm_energy": (p**2).sum(),
+        "cm_contrast": ((i - j) ** 2 * p).sum(),
+        "cm_dissimilarity": (np.abs(i - j) * p).sum(),
+        "cm_inv_diff": (p / (1 + np.abs(i - j))).sum(),
+        "cm_inv_diff_norm": (p / (1 + np.abs(i - j) / n_levels)).sum(),
+        "cm_inv_diff_mom": (p / (1 + (i - j) ** 2)).sum(),
+        "cm_inv_diff_mom_norm": (p / (1 + (i - j) ** 2 / n_levels**2)).sum(),
+        "cm_inv_var": (p[i != j] / (i - j)[i != j] ** 2).sum(),
+        "cm_auto_corr": auto,
+        "cm_corr": (auto - mu**2) / var if var > 0 else 1.0,
+        "cm_clust_tend": (c**2 * p).sum(),
+        "cm_clust_shade": (c**3 * p).sum(),
+        "cm_clust_prom": (c**4 * p).sum(),
+        "cm_info_corr1": (hxy - hxy1) / hx if hx > 0 else 0.0,
+        "cm_info_corr2": math.sqrt(max(0.0, 1 - math.exp(-2 * (hxy2 - hxy)))),
+    }
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_glcm_features_equal_the_ibsi_definitions(seed):
+    # the vectorised features use exact rewrites (marginal, i + j and |i - j| sums); they must
+    # equal the formulas computed the long way, for scattered integer levels, sparse matrices
+    # with empty rows and a single-level matrix
+    from radiopredict.features.families.glcm import glcm_features
+
+    rng = np.random.default_rng(seed)
+    n = [1, 3, 12, 40][seed]
+    levels = np.sort(rng.choice(np.arange(1, 5 * n + 2), n, replace=False)).astype(float)
+    n_levels = int(levels.max()) + 2
+    stack = []
+    for _ in range(5):
+        m = rng.poisson(rng.uniform(0.05, 3.0), (n, n)).astype(float)
+        if n > 2:
+            m[rng.integers(n)] = 0.0  # a level without pairs in this direction
+            m[:, rng.integers(n)] = 0.0
+        m = m + m.T
+        m[0, 0] += 2.0  # never empty
+        stack.append(m)
+    got = glcm_features(np.array(stack), levels=levels, n_levels=n_levels)
+    for k, m in enumerate(stack):
+        ref = _glcm_by_definition(m, levels, n_levels)
+        assert set(got) == set(ref)
+        for tag, value in ref.items():
+            assert got[tag][k] == pytest.approx(value, rel=1e-9, abs=1e-12), tag
+
+
 @pytest.mark.parametrize("seed", [0, 3])
 def test_runs_match_loop_runs(seed):
     from radiopredict.features.families.glrlm import runs_along

@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import special
 
 from radiopredict.errors import FeatureComputationError
 
@@ -304,10 +305,8 @@ def shifted(arr: np.ndarray, inner: tuple[slice, ...], offset) -> np.ndarray:
 
 
 def entropy2(p: np.ndarray, axis) -> np.ndarray:
-    """``-sum p log2 p`` over ``axis`` with ``0 log 0 = 0``."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        t = np.where(p > 0, p * np.log(np.where(p > 0, p, 1.0)), 0.0)
-    return -t.sum(axis=axis) / _LN2
+    """``-sum p log2 p`` over ``axis`` with ``0 log 0 = 0`` (:func:`scipy.special.entr`)."""
+    return special.entr(p).sum(axis=axis) / _LN2
 
 
 #: Most matrix elements handled by one vectorised feature call; larger stacks are split so that

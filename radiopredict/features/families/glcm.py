@@ -28,6 +28,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
+from scipy import special
 
 from radiopredict.features.families._texture import (
     FeatureAverager,
@@ -112,31 +113,35 @@ def glcm_matrices(t: TextureInput, directions: np.ndarray, *, per_slice: bool) -
 
 
 def glcm_features(p: np.ndarray, *, levels: np.ndarray, n_levels: int) -> dict[str, np.ndarray]:
-    """All GLCM features of a stack of non-empty matrices ``(K, n, n)``, vectorised over K."""
+    r"""All GLCM features of a stack of non-empty matrices ``(K, n, n)``, vectorised over K.
+
+    Only the joint maximum, energy and entropy need the full matrices; every other feature is
+    a sum over the marginal, the cross-diagonal (:math:`i + j`) or the diagonal
+    (:math:`|i - j|`) distribution, each built with one pass over the stack. The rewrites are
+    exact because the matrices are symmetric: joint variance :math:`\sum_i (i - \mu)^2 p_{i.}`;
+    cluster tendency, shade and prominence :math:`\sum_k (k - 2\mu)^m p_{i+j,k}`;
+    autocorrelation :math:`\frac14 (\sum_k k^2 p_{i+j,k} - \sum_k k^2 p_{i-j,k})` (as
+    :math:`ij = ((i+j)^2 - (i-j)^2)/4`); and :math:`HXY_1 = HXY_2 = 2 HX`, as
+    :math:`\sum_{ij} p_{ij} \log(p_{i.} p_{.j}) = \sum_i p_{i.} \log p_{i.} + \sum_j p_{.j}
+    \log p_{.j}`, and likewise for :math:`p_{i.} p_{.j}`.
+    """
     p = p / p.sum(axis=(1, 2), keepdims=True)
     k = p.shape[0]
     n = len(levels)
-    i = levels[:, None]
-    j = levels[None, :]
     flat = p.reshape(k, n * n)
     pi = p.sum(axis=2)  # (K, n); the matrix is symmetric so p_.j is the same
     mu = pi @ levels
-    var = pi @ (levels**2) - mu**2
-    var = np.maximum(var, 0.0)
-
-    def by_value(values):
-        uniq, inv = np.unique(values.ravel(), return_inverse=True)
-        key = (np.arange(k)[:, None] * len(uniq) + inv.ravel()[None, :]).ravel()
-        summed = np.bincount(key, weights=flat.ravel(), minlength=k * len(uniq))
-        return uniq, summed.reshape(k, len(uniq))
-
-    s_vals, p_sum = by_value(i + j)
-    d_vals, p_diff = by_value(np.abs(i - j))
+    # the sums over all pairs only visit the non-zero elements (many level pairs never occur)
+    where = np.flatnonzero(flat)
+    rows, pos = np.divmod(where, n * n)
+    vals = flat.ravel()[where]
+    s_vals, p_sum = _by_value(rows, pos, vals, k, _pair_index(levels, "sum"))
+    d_vals, p_diff = _by_value(rows, pos, vals, k, _pair_index(levels, "diff"))
     out: dict[str, np.ndarray] = {}
     out["cm_joint_max"] = flat.max(axis=1)
     out["cm_joint_avg"] = mu
-    out["cm_joint_var"] = (p * (i[None] - mu[:, None, None]) ** 2).sum(axis=(1, 2))
-    hxy = entropy2(flat, axis=1)
+    out["cm_joint_var"] = (pi * (levels[None, :] - mu[:, None]) ** 2).sum(axis=1)
+    hxy = np.bincount(rows, weights=special.entr(vals), minlength=k) / np.log(2.0)
     out["cm_joint_entr"] = hxy
     d_mu = p_diff @ d_vals
     out["cm_diff_avg"] = d_mu
@@ -146,8 +151,9 @@ def glcm_features(p: np.ndarray, *, levels: np.ndarray, n_levels: int) -> dict[s
     out["cm_sum_avg"] = s_mu
     out["cm_sum_var"] = (p_sum * (s_vals[None] - s_mu[:, None]) ** 2).sum(axis=1)
     out["cm_sum_entr"] = entropy2(p_sum, axis=1)
-    out["cm_energy"] = (flat**2).sum(axis=1)
-    out["cm_contrast"] = p_diff @ d_vals**2
+    out["cm_energy"] = np.bincount(rows, weights=vals * vals, minlength=k)
+    contrast = p_diff @ d_vals**2
+    out["cm_contrast"] = contrast
     out["cm_dissimilarity"] = d_mu
     out["cm_inv_diff"] = p_diff @ (1.0 / (1.0 + d_vals))
     out["cm_inv_diff_norm"] = p_diff @ (1.0 / (1.0 + d_vals / n_levels))
@@ -156,26 +162,50 @@ def glcm_features(p: np.ndarray, *, levels: np.ndarray, n_levels: int) -> dict[s
     with np.errstate(divide="ignore"):
         w = np.where(d_vals > 0, 1.0 / np.where(d_vals > 0, d_vals, 1.0) ** 2, 0.0)
     out["cm_inv_var"] = p_diff @ w
-    auto = (p * (i * j)[None]).sum(axis=(1, 2))
+    auto = 0.25 * (p_sum @ s_vals**2 - contrast)
     out["cm_auto_corr"] = auto
+    var = np.maximum(out["cm_joint_var"], 0.0)
     with np.errstate(divide="ignore", invalid="ignore"):
         corr = np.where(var > 0, (auto - mu**2) / np.where(var > 0, var, 1.0), 1.0)
     out["cm_corr"] = corr
-    c = (i + j)[None] - 2.0 * mu[:, None, None]
+    c = s_vals[None, :] - 2.0 * mu[:, None]  # (K, number of i + j values)
     c2 = c * c
-    out["cm_clust_tend"] = (p * c2).sum(axis=(1, 2))
-    out["cm_clust_shade"] = (p * c2 * c).sum(axis=(1, 2))
-    out["cm_clust_prom"] = (p * c2 * c2).sum(axis=(1, 2))
+    out["cm_clust_tend"] = (p_sum * c2).sum(axis=1)
+    out["cm_clust_shade"] = (p_sum * c2 * c).sum(axis=1)
+    out["cm_clust_prom"] = (p_sum * c2 * c2).sum(axis=1)
     hx = entropy2(pi, axis=1)
-    outer = pi[:, :, None] * pi[:, None, :]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        log_outer = np.where(outer > 0, np.log2(np.where(outer > 0, outer, 1.0)), 0.0)
-    hxy1 = -(p * log_outer).sum(axis=(1, 2))
-    hxy2 = -(outer * log_outer).sum(axis=(1, 2))
+    hxy1 = hxy2 = 2.0 * hx
     with np.errstate(divide="ignore", invalid="ignore"):
         out["cm_info_corr1"] = np.where(hx > 0, (hxy - hxy1) / np.where(hx > 0, hx, 1.0), 0.0)
     out["cm_info_corr2"] = np.sqrt(np.clip(1.0 - np.exp(-2.0 * (hxy2 - hxy)), 0.0, None))
     return out
+
+
+def _pair_index(levels: np.ndarray, kind: str) -> tuple[np.ndarray, np.ndarray]:
+    """``(values, index)``: the distinct values of :math:`i + j` (or :math:`|i - j|`) over the
+    level pairs and, per flattened pair, the position of its value among them."""
+    raw = levels[:, None] + levels[None, :] if kind == "sum" else np.abs(levels[:, None] - levels)
+    raw = raw.ravel()
+    lo = raw.min()
+    step = raw - lo
+    # grey levels are integers: index by value directly when the span is small, else sort
+    if np.all(step == np.round(step)) and step.max() < 4 * raw.size + 64:
+        idx = step.astype(np.int64)
+        present = np.bincount(idx) > 0
+        remap = np.cumsum(present) - 1
+        values = lo + np.flatnonzero(present).astype(np.float64)
+        return values, remap[idx]
+    values, idx = np.unique(raw, return_inverse=True)
+    return values, idx.ravel()
+
+
+def _by_value(rows, pos, vals, k: int, pair: tuple[np.ndarray, np.ndarray]):
+    """Sum the non-zero probabilities ``vals`` (matrix ``rows``, flat pair position ``pos``)
+    of a stack of ``k`` matrices over the pairs that share a value of :func:`_pair_index`."""
+    values, idx = pair
+    key = rows * len(values) + idx[pos]
+    summed = np.bincount(key, weights=vals, minlength=k * len(values))
+    return values, summed.reshape(k, len(values))
 
 
 def compute(
