@@ -21,13 +21,12 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import os
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from bench_response_radmlbench import AUTHORS_AUC, pooled_auc
+from bench_response_radmlbench import AUTHORS_AUC, load_set, pooled_auc
 from scipy.stats import rankdata
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.linear_model import LogisticRegression
@@ -72,9 +71,6 @@ def main() -> None:
     ap.add_argument("--sets", default=",".join(AUTHORS_AUC))
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
-    root = Path(
-        os.environ.get("RADIOPREDICT_SHARED_DATA", Path(__file__).parents[2] / "shared/data")
-    )
     grid = GRIDS[args.grid]
     pipe = Pipeline(
         [
@@ -86,9 +82,7 @@ def main() -> None:
     common = dict(n_splits=10, n_repeats=1, random_state=0, metrics=["auc"], n_jobs=1)
     rows = []
     for name in args.sets.split(","):
-        data = pd.read_csv(root / "radmlbench" / f"{name}.gz")
-        X = data.drop(columns=["ID", "Target"]).astype(float)
-        y = data["Target"].astype(int).to_numpy()
+        X, y = load_set(name)
         t0 = time.perf_counter()
         per = []
         for k, C in itertools.product(grid["select__k"], grid["model__C"]):

@@ -24,6 +24,7 @@ import os
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
@@ -42,6 +43,15 @@ AUTHORS_AUC = {
     "WORC-Lipo": 0.873,
     "Wang2024": 0.758,
 }
+
+
+def load_set(name: str) -> tuple[pd.DataFrame, np.ndarray]:
+    """Features and 0/1 target of one radMLBench set from ``$RADIOPREDICT_SHARED_DATA``."""
+    root = Path(
+        os.environ.get("RADIOPREDICT_SHARED_DATA", Path(__file__).parents[2] / "shared/data")
+    )
+    data = pd.read_csv(root / "radmlbench" / f"{name}.gz")
+    return data.drop(columns=["ID", "Target"]).astype(float), data["Target"].astype(int).to_numpy()
 
 
 def _cpu_seconds() -> float:
@@ -92,15 +102,10 @@ def main() -> None:
     ap.add_argument("--out", default="benchmarks/results/response_radmlbench.csv")
     args = ap.parse_args()
 
-    root = Path(
-        os.environ.get("RADIOPREDICT_SHARED_DATA", Path(__file__).parents[2] / "shared/data")
-    )
     no_grid = set(filter(None, args.no_grid.split(",")))
     rows = []
     for name in args.sets.split(","):
-        data = pd.read_csv(root / "radmlbench" / f"{name}.gz")
-        X = data.drop(columns=["ID", "Target"]).astype(float)
-        y = data["Target"].astype(int).to_numpy()
+        X, y = load_set(name)
         for cand in args.candidates.split(","):
             pipe = candidate_pipelines("response")[cand]
             t0, c0 = time.perf_counter(), _cpu_seconds()

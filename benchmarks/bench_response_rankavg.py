@@ -16,13 +16,12 @@ prediction one can make for a single new patient. Reports the mean-of-folds and 
 from __future__ import annotations
 
 import argparse
-import os
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from bench_response_radmlbench import AUTHORS_AUC
+from bench_response_radmlbench import AUTHORS_AUC, load_set
 from scipy.stats import rankdata
 from sklearn.metrics import roc_auc_score
 
@@ -40,14 +39,9 @@ def main() -> None:
     ap.add_argument("--sets", default=",".join(AUTHORS_AUC))
     ap.add_argument("--out", default="benchmarks/results/response_rankavg.csv")
     args = ap.parse_args()
-    root = Path(
-        os.environ.get("RADIOPREDICT_SHARED_DATA", Path(__file__).parents[2] / "shared/data")
-    )
     rows = []
     for name in args.sets.split(","):
-        data = pd.read_csv(root / "radmlbench" / f"{name}.gz")
-        X = data.drop(columns=["ID", "Target"]).astype(float)
-        y = data["Target"].astype(int).to_numpy()
+        X, y = load_set(name)
         t0 = time.perf_counter()
         pred = {
             c: cross_validate(
