@@ -472,7 +472,9 @@ def nested_cv(
     from sklearn.model_selection import GridSearchCV
 
     if scoring is None and not _is_survival(y):
-        scoring = _proba_auc
+        from radiopredict.models.response import proba_auc
+
+        scoring = proba_auc
     rs = kwargs.get("random_state", 0)
     search = GridSearchCV(
         estimator,
@@ -484,14 +486,6 @@ def nested_cv(
         error_score="raise",
     )
     return cross_validate(search, X, y, **kwargs)
-
-
-def _proba_auc(estimator, X, y) -> float:
-    """Inner-search scorer for binary targets: ROC AUC of ``predict_proba(X)[:, 1]``."""
-    from radiopredict.metrics import roc_auc
-
-    proba = np.asarray(estimator.predict_proba(X), dtype=float)[:, 1]
-    return roc_auc((np.asarray(y) == estimator.classes_[1]).astype(int), proba)
 
 
 @dataclass

@@ -242,12 +242,18 @@ class _ProbaAUCScore:
 
     def score(self, X, y, sample_weight=None) -> float:
         """ROC AUC of ``predict_proba(X)[:, 1]`` (``sample_weight`` is not supported)."""
-        from radiopredict.metrics import roc_auc
-
         if sample_weight is not None:
             raise ConfigError("score does not take sample_weight", fix="leave it None")
-        proba = np.asarray(self.predict_proba(X), dtype=float)[:, 1]
-        return roc_auc((np.asarray(y) == self.classes_[1]).astype(int), proba)
+        return proba_auc(self, X, y)
+
+
+def proba_auc(estimator, X, y) -> float:
+    """ROC AUC of a fitted binary classifier's ``predict_proba(X)[:, 1]`` against ``y``
+    (usable as a scikit-learn scorer)."""
+    from radiopredict.metrics import roc_auc
+
+    proba = np.asarray(estimator.predict_proba(X), dtype=float)[:, 1]
+    return roc_auc((np.asarray(y) == estimator.classes_[1]).astype(int), proba)
 
 
 class RandomForestResponse(_ProbaAUCScore, RandomForestClassifier):

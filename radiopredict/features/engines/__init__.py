@@ -101,6 +101,8 @@ class NativeEngine:
         Each filter runs once per group of nearby ROIs of an image, on a crop padded by its
         support (:func:`~radiopredict.features.engines.pyradiomics.crop_groups`); features of
         the response map are prefixed with the filter's name (``log_s1.5__stat_mean``).
+    original
+        Also compute the features of the unfiltered image (default True).
 
     Notes
     -----
@@ -108,8 +110,6 @@ class NativeEngine:
     the image with the margin its features need (the local-intensity-peak sphere), so a label
     costs its own features, not passes over the whole image. The results equal those of
     :func:`~radiopredict.features.compute_features` on the whole (filtered) image.
-    original
-        Also compute the features of the unfiltered image (default True).
     """
 
     name = "native"
@@ -206,11 +206,14 @@ class _Roi:
 
 
 def _crop_to(img, lo, hi, size):
+    """``img[lo:hi]`` (x, y, z index ranges), or ``img`` itself when that is all of it."""
     import SimpleITK as sitk
+
+    from radiopredict.features.engines.pyradiomics import _crop
 
     if np.all(lo == 0) and np.all(hi == size):
         return img
-    return sitk.RegionOfInterest(img, [int(v) for v in hi - lo], [int(v) for v in lo])
+    return _crop(img, lo, hi, sitk)
 
 
 def _read_rois(image, items, peak) -> list:

@@ -31,6 +31,7 @@ import numpy as np
 from scipy import special
 
 from radiopredict.features.families._texture import (
+    _LN2,
     FeatureAverager,
     TextureInput,
     directions_2d,
@@ -141,7 +142,7 @@ def glcm_features(p: np.ndarray, *, levels: np.ndarray, n_levels: int) -> dict[s
     out["cm_joint_max"] = flat.max(axis=1)
     out["cm_joint_avg"] = mu
     out["cm_joint_var"] = (pi * (levels[None, :] - mu[:, None]) ** 2).sum(axis=1)
-    hxy = np.bincount(rows, weights=special.entr(vals), minlength=k) / np.log(2.0)
+    hxy = np.bincount(rows, weights=special.entr(vals), minlength=k) / _LN2
     out["cm_joint_entr"] = hxy
     d_mu = p_diff @ d_vals
     out["cm_diff_avg"] = d_mu
