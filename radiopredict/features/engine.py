@@ -53,20 +53,7 @@ def as_arrays(
         img_sp = tuple(float(s) for s in reversed(image.GetSpacing()))
         arr = sitk.GetArrayViewFromImage(image)
         if isinstance(mask, sitk.Image):
-            problems = []
-            if mask.GetSize() != image.GetSize():
-                problems.append(f"size {mask.GetSize()} != {image.GetSize()}")
-            if not np.allclose(mask.GetSpacing(), image.GetSpacing(), atol=1e-4):
-                problems.append(f"spacing {mask.GetSpacing()} != {image.GetSpacing()}")
-            if not np.allclose(mask.GetOrigin(), image.GetOrigin(), atol=1e-3):
-                problems.append(f"origin {mask.GetOrigin()} != {image.GetOrigin()}")
-            if problems:
-                raise GeometryMismatchError(
-                    "image and mask grids differ: " + "; ".join(problems),
-                    patient=patient,
-                    fix="resample the mask onto the image (radiopredict.read_mask(..., "
-                    "reference=image, on_mismatch='resample'))",
-                )
+            check_grid(image, mask, patient=patient)
             marr = sitk.GetArrayViewFromImage(mask)
         else:
             marr = np.asarray(mask)
@@ -124,6 +111,25 @@ def as_arrays(
             fix="replace NaN/inf voxels before feature extraction",
         )
     return arr, marr, sp
+
+
+def check_grid(image: Any, mask: Any, *, patient: str | None = None) -> None:
+    """Raise :class:`~radiopredict.errors.GeometryMismatchError` when two SimpleITK images do
+    not share one grid (size, spacing to 1e-4 mm, origin to 1e-3 mm)."""
+    problems = []
+    if mask.GetSize() != image.GetSize():
+        problems.append(f"size {mask.GetSize()} != {image.GetSize()}")
+    if not np.allclose(mask.GetSpacing(), image.GetSpacing(), atol=1e-4):
+        problems.append(f"spacing {mask.GetSpacing()} != {image.GetSpacing()}")
+    if not np.allclose(mask.GetOrigin(), image.GetOrigin(), atol=1e-3):
+        problems.append(f"origin {mask.GetOrigin()} != {image.GetOrigin()}")
+    if problems:
+        raise GeometryMismatchError(
+            "image and mask grids differ: " + "; ".join(problems),
+            patient=patient,
+            fix="resample the mask onto the image (radiopredict.read_mask(..., "
+            "reference=image, on_mismatch='resample'))",
+        )
 
 
 def compute_features(

@@ -147,14 +147,19 @@ class NativeEngine:
         }
 
     def compute(self, image, items):
+        import SimpleITK as sitk
+
         from radiopredict.features import compute_features
         from radiopredict.features.engines.pyradiomics import crop_groups
-        from radiopredict.features.filters import apply_filter, filter_radius
+        from radiopredict.features.filters import filter_array, filter_radius
         from radiopredict.features.preprocess import LOCAL_PEAK_RADIUS_MM
 
         image = _read_image(image)
         size = np.array(image.GetSize())
         spacing = np.array(image.GetSpacing(), dtype=float)
+        spacing_zyx = tuple(float(s) for s in spacing[::-1])
+        # one numpy view of the image: ROIs and filter crops are views of it (no copies)
+        pixels = sitk.GetArrayViewFromImage(image)
         # Without resampling or image-level diagnostics a feature depends only on the voxels of
         # the ROI's box plus the local-intensity-peak sphere around it (what compute_features
         # keeps itself): each ROI is cut out once, with that margin, and computed on its cut-out.
@@ -169,14 +174,16 @@ class NativeEngine:
 
         def run(i, img, prefix=""):
             try:
-                vals = _series(compute_features(img, rois[i].mask, self.settings))
+                vals = _series(
+                    compute_features(img, rois[i].mask, self.settings, spacing=spacing_zyx)
+                )
                 feats[i].update({f"{prefix}{k}": v for k, v in vals.items()})
             except Exception as exc:
                 results[i] = exc
 
         if self.original:
             for i in good:
-                run(i, _crop_to(image, rois[i].lo, rois[i].hi, size))
+                run(i, pixels[_zyx(rois[i].lo, rois[i].hi)])
         for spec in self.filters:
             live = [i for i in good if results[i] is None]
             if not live:
@@ -189,15 +196,16 @@ class NativeEngine:
             for members, lo, hi in crop_groups(
                 [rois[i].box for i in live], size, pad, full_axis_at_border=True
             ):
-                response = apply_filter(_crop_to(image, lo, hi, size), spec)
+                response = filter_array(pixels[_zyx(lo, hi)], spec, spacing_zyx)
                 for i in (live[m] for m in members):
                     roi = rois[i]
-                    run(i, _crop_to(response, roi.lo - lo, roi.hi - lo, hi - lo), f"{spec.name}__")
+                    run(i, response[_zyx(roi.lo - lo, roi.hi - lo)], f"{spec.name}__")
         return [results[i] if results[i] is not None else feats[i] for i in range(len(items))]
 
 
 class _Roi:
-    """One ROI cut out of its image: binary mask of the cut-out, its index range and box."""
+    """One ROI cut out of its image: mask array (z, y, x) of the cut-out, its index range
+    ``lo:hi`` (x, y, z order, as SimpleITK sizes) and its box."""
 
     __slots__ = ("mask", "lo", "hi", "box")
 
@@ -205,26 +213,22 @@ class _Roi:
         self.mask, self.lo, self.hi, self.box = mask, lo, hi, box
 
 
-def _crop_to(img, lo, hi, size):
-    """``img[lo:hi]`` (x, y, z index ranges), or ``img`` itself when that is all of it."""
-    import SimpleITK as sitk
-
-    from radiopredict.features.engines.pyradiomics import _crop
-
-    if np.all(lo == 0) and np.all(hi == size):
-        return img
-    return _crop(img, lo, hi, sitk)
+def _zyx(lo, hi) -> tuple[slice, ...]:
+    """numpy slices ``(z, y, x)`` of the index range ``lo:hi`` given in x, y, z order."""
+    return tuple(slice(int(a), int(b)) for a, b in zip(lo[::-1], hi[::-1], strict=True))
 
 
 def _read_rois(image, items, peak) -> list:
-    """Binary masks of the ROIs cut out with ``peak`` voxels around their box (None: whole).
+    """Mask arrays of the ROIs cut out with ``peak`` voxels around their box (None: whole).
 
     A label-map file is read, checked against the image and scanned once for all its labels;
-    DICOM-SEG / RTSTRUCT files and in-memory masks are read per label. Failures are returned in
-    place (their stage is ``read``), so the other ROIs still complete.
+    DICOM-SEG / RTSTRUCT files and in-memory masks are read per label (in-memory masks are
+    checked against the image grid here). Failures are returned in place (their stage is
+    ``read``), so the other ROIs still complete.
     """
     import SimpleITK as sitk
 
+    from radiopredict.features.engine import check_grid
     from radiopredict.features.engines.pyradiomics import crop_region
 
     size = np.array(image.GetSize())
@@ -236,15 +240,14 @@ def _read_rois(image, items, peak) -> list:
             if key not in maps:
                 maps[key] = _LabelMap.read(mask, image)
             full = maps[key].select(mask, image, label)
-            if isinstance(full, tuple):  # (label-map image, number, box) of a label map
-                labelmap, number, box = full
+            if isinstance(full, tuple):  # (label-map array, number, box) of a label map
+                labels, number, box = full
             else:
-                labelmap, number, box = full, None, _bbox(full)
+                check_grid(image, full)
+                labels, number, box = sitk.GetArrayFromImage(full), None, _bbox(full)
             lo, hi = crop_region([box], size, peak)
-            cut = _crop_to(labelmap, lo, hi, size)
-            if number is not None:
-                cut = sitk.Cast(cut == number, sitk.sitkUInt8)
-            out.append(_Roi(cut, lo, hi, box))
+            cut = labels[_zyx(lo, hi)]
+            out.append(_Roi(cut if number is None else cut == number, lo, hi, box))
         except Exception as exc:
             exc.radiopredict_stage = "read"  # reported as a read failure, not a feature one
             out.append(exc)
@@ -257,6 +260,7 @@ class _LabelMap:
     def __init__(self, img=None, names=None, path=None, error=None):
         self.img, self.names, self.path, self.error = img, names, path, error
         self._boxes = None
+        self._array = None
 
     @classmethod
     def read(cls, mask, image):
@@ -279,7 +283,7 @@ class _LabelMap:
         return cls(img, _label_names_for(path, img), path)
 
     def select(self, mask, image, label):
-        """``(label map, number, box)`` for a label of a label map, else a binary mask."""
+        """``(label-map array, number, box)`` for a label of a label map, else a mask image."""
         if self.error is not None:
             raise self.error
         if self.img is None or label is None:
@@ -287,14 +291,15 @@ class _LabelMap:
         from radiopredict.imaging.io import _resolve_label
 
         number = _resolve_label(label, self.names, self.path)
-        return self.img, number, self._box(number)
+        box = self._box(number)
+        return self._array, number, box
 
     def _box(self, number):
         import SimpleITK as sitk
         from scipy import ndimage
 
         if self._boxes is None:
-            arr = np.asarray(sitk.GetArrayViewFromImage(self.img))
+            arr = self._array = np.asarray(sitk.GetArrayViewFromImage(self.img))
             if arr.dtype.kind != "u":  # find_objects ignores 0; negative values are no label
                 arr = np.clip(arr, 0, None)
             self._boxes = ndimage.find_objects(arr)
