@@ -62,8 +62,8 @@ def _max_rel(a: dict, b: dict) -> float:
     worst = 0.0
     for k, va in a.items():
         vb = b[k]
-        den = max(abs(va), abs(vb), 1e-300)
-        worst = max(worst, abs(va - vb) / den if va != vb else 0.0)
+        if va != vb and max(abs(va), abs(vb)) > 1e-12:  # below: zero (e.g. 1e-32 vs 0)
+            worst = max(worst, abs(va - vb) / max(abs(va), abs(vb)))
     return worst
 
 

@@ -149,7 +149,7 @@ class NativeEngine:
     def compute(self, image, items):
         import SimpleITK as sitk
 
-        from radiopredict.features import compute_features
+        from radiopredict.features.engine import compute_features_many
         from radiopredict.features.engines.pyradiomics import crop_groups
         from radiopredict.features.filters import filter_array, filter_radius
         from radiopredict.features.preprocess import LOCAL_PEAK_RADIUS_MM
@@ -172,34 +172,41 @@ class NativeEngine:
         good = [i for i, r in enumerate(rois) if not isinstance(r, Exception)]
         feats: dict[int, dict[str, float]] = {i: {} for i in good}
 
-        def run(i, img, prefix=""):
-            try:
-                vals = _series(
-                    compute_features(img, rois[i].mask, self.settings, spacing=spacing_zyx)
-                )
-                feats[i].update({f"{prefix}{k}": v for k, v in vals.items()})
-            except Exception as exc:
-                results[i] = exc
-
+        # every (ROI, image type) pair of the image goes into one batch, so the texture
+        # families build and evaluate their matrices together; the cut-outs of a filter
+        # response are copied out of it so that only one response is held at a time
+        batch: list[tuple[Any, Any]] = []
+        owner: list[tuple[int, str]] = []
         if self.original:
             for i in good:
-                run(i, pixels[_zyx(rois[i].lo, rois[i].hi)])
-        for spec in self.filters:
-            live = [i for i in good if results[i] is None]
-            if not live:
-                break
+                batch.append((pixels[_zyx(rois[i].lo, rois[i].hi)], rois[i].mask))
+                owner.append((i, ""))
+        for spec in self.filters if good else ():
             # one crop per group of nearby ROIs, padded so that every voxel of each ROI's
             # cut-out has the response of the whole filtered image (filter radius + margin)
             pad = None
             if cut:
                 pad = filter_radius(spec, spacing[::-1])[::-1] + peak
             for members, lo, hi in crop_groups(
-                [rois[i].box for i in live], size, pad, full_axis_at_border=True
+                [rois[i].box for i in good], size, pad, full_axis_at_border=True
             ):
                 response = filter_array(pixels[_zyx(lo, hi)], spec, spacing_zyx)
-                for i in (live[m] for m in members):
-                    roi = rois[i]
-                    run(i, response[_zyx(roi.lo - lo, roi.hi - lo)], f"{spec.name}__")
+                for i in (good[m] for m in members):
+                    cutout = response[_zyx(rois[i].lo - lo, rois[i].hi - lo)].copy()
+                    batch.append((cutout, rois[i].mask))
+                    owner.append((i, f"{spec.name}__"))
+                del response
+        out = compute_features_many(batch, self.settings, spacing=spacing_zyx)
+        for (i, prefix), vals in zip(owner, out, strict=True):
+            if results[i] is not None:
+                continue
+            if isinstance(vals, Exception):
+                results[i] = vals
+                continue
+            try:
+                feats[i].update({f"{prefix}{k}": v for k, v in _series(vals).items()})
+            except Exception as exc:
+                results[i] = exc
         return [results[i] if results[i] is not None else feats[i] for i in range(len(items))]
 
 

@@ -55,9 +55,21 @@ __all__ = [
     "zone_table",
     "box_sums",
     "ALL_DIMS",
+    "Packed",
+    "pack",
+    "prepare_many",
+    "batches",
+    "item_key",
+    "split_items",
+    "finish_items",
+    "compute_batched",
+    "zone_items",
+    "BATCH_BUDGET",
+    "BATCH_SLACK",
 ]
 
 ALL_DIMS = ("2D", "2_5D", "3D")
+_ITEM_SEP = "\x1f"  # separates the ROI index from the group name in a batch
 _LUT_MAX_LEVELS = 1 << 22
 _LN2 = np.log(2.0)
 
@@ -374,16 +386,27 @@ class FeatureAverager:
 
     def result(self) -> dict[str, dict[str, float]]:
         """``name -> {stem: mean}``; raises when a group has no non-empty matrix."""
-        self._flush()
         out: dict[str, dict[str, float]] = {}
+        for name, res in self.results().items():
+            if isinstance(res, FeatureComputationError):
+                raise res
+            out[name] = res
+        return out
+
+    def results(self) -> dict[str, dict[str, float] | FeatureComputationError]:
+        """``name -> {stem: mean}``, or the error of a group without a non-empty matrix."""
+        self._flush()
+        out: dict[str, dict[str, float] | FeatureComputationError] = {}
         for name in self.names:
             if self.counts[name] == 0:
-                raise FeatureComputationError(
-                    f"{self.family}: every {name} matrix is empty (the ROI has no voxel pair, "
+                label = name.split(_ITEM_SEP)[-1]
+                out[name] = FeatureComputationError(
+                    f"{self.family}: every {label} matrix is empty (the ROI has no voxel pair, "
                     "run or zone in that aggregation), so its features are undefined",
                     fix="use a larger ROI or leave this texture dimension out of "
                     "FeatureSettings.texture_dims",
                 )
+                continue
             means = self.sums[name] / self.counts[name]
             out[name] = dict(zip(self.stems, means.tolist(), strict=True))
         return out
@@ -558,3 +581,182 @@ def box_sums(arr: np.ndarray, distance: int) -> tuple[np.ndarray, np.ndarray]:
     s = correlate1d(a, w, axis=2, mode="constant")
     s = correlate1d(s, w, axis=1, mode="constant")
     return s, correlate1d(s, w, axis=0, mode="constant")
+
+
+# ------------------------------------------------------------------------ several ROIs at once
+
+#: Most elements (ROIs x matrices x levels x columns) of the texture matrices of one batch.
+BATCH_BUDGET = 4_000_000
+#: Padding (matrix elements) a batch may waste on top of twice its items' own sizes: below this
+#: size the fixed cost of separate calls outweighs the padded work.
+BATCH_SLACK = 50_000
+
+
+@dataclass(frozen=True)
+class Packed:
+    """Several ROIs' :class:`TextureInput` side by side along x on one grid.
+
+    The ROIs' boxes start at ``z = y = 0`` and are separated along x by at least one column of
+    zeros more than their own padding, so no run, zone, neighbour pair or neighbourhood of
+    distance ``pad`` links two ROIs. Codes index ``levels``, the union of the ROIs' grey levels
+    (a ROI's matrix then has zero rows for the levels it lacks, which changes no feature).
+
+    Attributes
+    ----------
+    t
+        The packed input (``t.n_levels`` is the largest of the ROIs').
+    item_of_x
+        ROI index of each x column of ``t.codes`` (``-1`` between ROIs).
+    members
+        Index of each packed ROI in the list given to :func:`pack`.
+    n_levels
+        :math:`N_g` of each packed ROI.
+    """
+
+    t: TextureInput
+    item_of_x: np.ndarray
+    members: list[int]
+    n_levels: np.ndarray
+
+    @property
+    def n_items(self) -> int:
+        return len(self.members)
+
+    def item_of(self, flat_index: np.ndarray) -> np.ndarray:
+        """ROI index of voxels given by their flat index into ``t.codes``."""
+        return self.item_of_x[flat_index % self.t.codes.shape[2]]
+
+
+def pack(
+    inputs: list[TextureInput], members: list[int], levels: np.ndarray | None = None
+) -> Packed:
+    """Pack prepared inputs (same ``pad``) along x, re-coded on the union of their levels."""
+    pad = inputs[0].pad
+    if levels is None:
+        levels = np.unique(np.concatenate([t.levels for t in inputs]))
+    nz = max(t.codes.shape[0] for t in inputs)
+    ny = max(t.codes.shape[1] for t in inputs)
+    widths = [t.codes.shape[2] + 1 for t in inputs]  # one more zero column after each ROI
+    codes = np.zeros((nz, ny, sum(widths)), dtype=np.int32)
+    item_of_x = np.full(sum(widths), -1, dtype=np.int64)
+    morph = None if inputs[0].morph is None else np.zeros(codes.shape, dtype=bool)
+    x0 = 0
+    for k, (t, w) in enumerate(zip(inputs, widths, strict=True)):
+        lut = np.concatenate(([0], np.searchsorted(levels, t.levels) + 1)).astype(np.int32)
+        z, y, x = t.codes.shape
+        codes[:z, :y, x0 : x0 + x] = lut[t.codes]
+        if morph is not None:
+            morph[:z, :y, x0 : x0 + x] = t.morph
+        item_of_x[x0 + pad : x0 + x - pad] = k
+        x0 += w
+    n_levels = np.array([t.n_levels for t in inputs], dtype=np.int64)
+    packed = TextureInput(codes, levels.astype(np.float64), int(n_levels.max()), pad, morph)
+    return Packed(packed, item_of_x, members, n_levels)
+
+
+def prepare_many(
+    items: list[tuple], *, family: str, pad: int, with_morph: bool = False
+) -> tuple[list[TextureInput | FeatureComputationError], list[int]]:
+    """:func:`prepare` every ``(q, roi, n_levels, morph)`` item; errors are kept in place.
+
+    Returns the prepared inputs (or errors) and the indices of the items that were prepared.
+    """
+    out: list[TextureInput | FeatureComputationError] = []
+    for q, roi, n_levels, morph in items:
+        try:
+            morph_roi = (roi if morph is None else morph) if with_morph else None
+            out.append(prepare(q, roi, n_levels, family=family, pad=pad, morph_roi=morph_roi))
+        except FeatureComputationError as exc:
+            out.append(exc)
+    return out, [i for i, t in enumerate(out) if isinstance(t, TextureInput)]
+
+
+def batches(inputs: list[TextureInput], ok: list[int], cost) -> list[list[int]]:
+    """Split the prepared items ``ok`` into batches whose padding wastes little.
+
+    In a batch every item's matrices span the batch's grey levels. ``cost(t, n)`` is the
+    number of matrix elements item ``t`` needs with ``n`` grey levels. Items are taken in order
+    of their grey levels and an item joins the current batch while the padded size (every
+    member's cost at the batch's range of levels) stays within twice the members' own costs
+    plus :data:`BATCH_SLACK` elements, and within :data:`BATCH_BUDGET`.
+    """
+    order = sorted(ok, key=lambda i: (inputs[i].levels[0], inputs[i].levels[-1]))
+    out: list[list[int]] = []
+    cur: list[int] = []
+    lo = hi = 0.0
+    own = 0.0
+    for i in order:
+        t = inputs[i]
+        c_own = float(cost(t, len(t.levels)))
+        if cur:
+            new_lo, new_hi = min(lo, t.levels[0]), max(hi, t.levels[-1])
+            span = int(new_hi - new_lo + 1)
+            padded = sum(float(cost(inputs[j], span)) for j in cur) + cost(t, span)
+            if padded <= min(2.0 * (own + c_own) + BATCH_SLACK, BATCH_BUDGET):
+                cur.append(i)
+                lo, hi, own = new_lo, new_hi, own + c_own
+                continue
+            out.append(cur)
+        cur, lo, hi, own = [i], t.levels[0], t.levels[-1], c_own
+    if cur:
+        out.append(cur)
+    return out
+
+
+def split_items(results: dict, n_items: int, names: Iterable[str] | None = None) -> list[dict]:
+    """``{f"{item}{sep}{name}": value}`` -> one ``{name: value}`` dict per item."""
+    out: list[dict] = [{} for _ in range(n_items)]
+    for key, value in results.items():
+        item, name = key.split(_ITEM_SEP, 1)
+        out[int(item)][name] = value
+    return out
+
+
+def item_key(item: int, name: str) -> str:
+    """Group name of ROI ``item`` in a batch (see :func:`split_items`)."""
+    return f"{item}{_ITEM_SEP}{name}"
+
+
+def compute_batched(
+    items: list[tuple],
+    *,
+    family: str,
+    pad: int,
+    cost: Callable[[TextureInput, int], float],
+    batch_fn: Callable[[Packed], dict],
+    with_morph: bool = False,
+) -> list[dict[str, float] | FeatureComputationError]:
+    """The ``compute_many`` of a texture family: prepare, batch, pack, evaluate, split.
+
+    ``batch_fn(packed)`` returns ``{item_key(k, suffix): {stem: value} | error}`` for the ROIs
+    of one packed batch (typically :meth:`FeatureAverager.results`).
+    """
+    prepared, ok = prepare_many(items, family=family, pad=pad, with_morph=with_morph)
+    per_item: dict[int, dict] = {}
+    for members in batches(prepared, ok, cost):
+        groups = batch_fn(pack([prepared[i] for i in members], members))
+        for k, feats in enumerate(split_items(groups, len(members))):
+            per_item[members[k]] = feats
+    return finish_items(len(items), prepared, per_item)
+
+
+def zone_items(p: Packed, flat_index: np.ndarray, zone: np.ndarray, n_zones: int) -> np.ndarray:
+    """ROI index of every zone of :func:`zone_table` on a packed input."""
+    out = np.zeros(n_zones, dtype=np.int64)
+    out[zone] = p.item_of(flat_index)
+    return out
+
+
+def finish_items(
+    n: int, prepared: list, per_item: dict[int, dict]
+) -> list[dict[str, float] | FeatureComputationError]:
+    """One result per item: its features ``{tag: value}``, or its first error."""
+    out: list[dict[str, float] | FeatureComputationError] = []
+    for i in range(n):
+        if isinstance(prepared[i], FeatureComputationError):
+            out.append(prepared[i])
+            continue
+        groups = per_item.get(i, {})
+        err = next((v for v in groups.values() if isinstance(v, FeatureComputationError)), None)
+        out.append(err if err is not None else emit(groups))
+    return out

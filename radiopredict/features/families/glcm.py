@@ -34,10 +34,12 @@ from radiopredict.features.families._texture import (
     _LN2,
     FeatureAverager,
     TextureInput,
+    compute_batched,
     directions_2d,
     directions_3d,
     emit,
     entropy2,
+    item_key,
     prepare,
     select_aggregations,
     setting,
@@ -46,7 +48,7 @@ from radiopredict.features.families._texture import (
 )
 from radiopredict.features.registry import FeatureDef, register
 
-__all__ = ["compute", "glcm_matrices", "glcm_features", "FEATURES"]
+__all__ = ["compute", "compute_many", "glcm_matrices", "glcm_features", "FEATURES"]
 
 FAMILY = "glcm"
 
@@ -113,8 +115,12 @@ def glcm_matrices(t: TextureInput, directions: np.ndarray, *, per_slice: bool) -
     return mat.reshape((len(directions), groups, n, n) if per_slice else (len(directions), n, n))
 
 
-def glcm_features(p: np.ndarray, *, levels: np.ndarray, n_levels: int) -> dict[str, np.ndarray]:
+def glcm_features(
+    p: np.ndarray, *, levels: np.ndarray, n_levels: int | np.ndarray
+) -> dict[str, np.ndarray]:
     r"""All GLCM features of a stack of non-empty matrices ``(K, n, n)``, vectorised over K.
+
+    ``n_levels`` (:math:`N_g`) is one number, or one per matrix.
 
     Only the joint maximum, energy and entropy need the full matrices; every other feature is
     a sum over the marginal, the cross-diagonal (:math:`i + j`) or the diagonal
@@ -157,9 +163,14 @@ def glcm_features(p: np.ndarray, *, levels: np.ndarray, n_levels: int) -> dict[s
     out["cm_contrast"] = contrast
     out["cm_dissimilarity"] = d_mu
     out["cm_inv_diff"] = p_diff @ (1.0 / (1.0 + d_vals))
-    out["cm_inv_diff_norm"] = p_diff @ (1.0 / (1.0 + d_vals / n_levels))
     out["cm_inv_diff_mom"] = p_diff @ (1.0 / (1.0 + d_vals**2))
-    out["cm_inv_diff_mom_norm"] = p_diff @ (1.0 / (1.0 + d_vals**2 / n_levels**2))
+    if np.ndim(n_levels) == 0:
+        out["cm_inv_diff_norm"] = p_diff @ (1.0 / (1.0 + d_vals / n_levels))
+        out["cm_inv_diff_mom_norm"] = p_diff @ (1.0 / (1.0 + d_vals**2 / n_levels**2))
+    else:  # one N_g per matrix (matrices of several ROIs)
+        ng = np.asarray(n_levels, dtype=np.float64)[:, None]
+        out["cm_inv_diff_norm"] = (p_diff / (1.0 + d_vals[None] / ng)).sum(axis=1)
+        out["cm_inv_diff_mom_norm"] = (p_diff / (1.0 + d_vals[None] ** 2 / ng**2)).sum(axis=1)
     with np.errstate(divide="ignore"):
         w = np.where(d_vals > 0, 1.0 / np.where(d_vals > 0, d_vals, 1.0) ** 2, 0.0)
     out["cm_inv_var"] = p_diff @ w
@@ -280,3 +291,89 @@ def compute(
         avg.add(name, stack)
     feats = avg.result()
     return emit(feats)
+
+
+def compute_many(
+    items: list[tuple], *, spacing: tuple[float, float, float], settings=None
+) -> list[dict[str, float] | Exception]:
+    """GLCM features of several ROIs, their matrices built and evaluated together.
+
+    ``items`` holds ``(q, roi, n_levels, morph_roi)`` per ROI, as taken by :func:`compute`;
+    returns per ROI what :func:`compute` returns, or the
+    :class:`~radiopredict.errors.FeatureComputationError` it raises.
+    """
+    dims = texture_dims(settings)
+    dist = int(setting(settings, "glcm_distance", 1))
+    per_slice = "2D" in dims
+
+    def cost(t, n):  # direction (and slice) matrices x n x n, and their transposes
+        slices = t.codes.shape[0] - 2 * dist if per_slice else 1
+        return 2 * (4 * slices + 13) * n * n
+
+    return compute_batched(
+        items,
+        family="GLCM",
+        pad=dist,
+        cost=cost,
+        batch_fn=lambda p: _batch(p, dims, dist, settings),
+    )
+
+
+def _matrices_many(p, directions: np.ndarray, *, per_slice: bool) -> np.ndarray:
+    """:func:`glcm_matrices` of every ROI of a packed batch: ``(r, n_dir, [n_slices,] n, n)``."""
+    t = p.t
+    n = len(t.levels)
+    flat, pidx, codes = t.roi_voxels()
+    nz = t.codes.shape[0] - 2 * t.pad
+    groups = nz if per_slice else 1
+    z = (pidx // (t.codes.shape[1] * t.codes.shape[2]) - t.pad) if per_slice else 0
+    item = p.item_of(pidx)
+    base = codes.astype(np.int64) - 1
+    n_dir = len(directions)
+    keys = []
+    for k, off in enumerate(t.flat_offsets(directions)):
+        nb = flat[pidx + off]
+        sel = nb > 0
+        g = (item[sel] * n_dir + k) * groups + (z[sel] if per_slice else 0)
+        keys.append((g * n + base[sel]) * n + nb[sel] - 1)
+    size = p.n_items * n_dir * groups * n * n
+    key = np.concatenate(keys) if keys else np.zeros(0, dtype=np.int64)
+    mat = np.bincount(key, minlength=size).astype(np.float64).reshape(-1, n, n)
+    mat = mat + mat.transpose(0, 2, 1)
+    shape = (p.n_items, n_dir, groups, n, n) if per_slice else (p.n_items, n_dir, n, n)
+    return mat.reshape(shape)
+
+
+def _batch(p, dims, dist: int, settings) -> dict:
+    """``{item_key(k, suffix): {stem: value} | error}`` for the ROIs of one packed batch."""
+    t = p.t
+    in_plane = directions_2d(dist)
+    if "2D" in dims:
+        p2 = _matrices_many(p, in_plane, per_slice=True)  # (r, 4, slices, n, n)
+        planar = p2.sum(axis=2)
+    else:
+        p2 = None
+        planar = _matrices_many(p, in_plane, per_slice=False)
+    if "3D" in dims:
+        out = _matrices_many(p, directions_3d(dist)[4:], per_slice=False)
+    aggs = texture_aggregations(settings)
+    avg = FeatureAverager(glcm_features, family="GLCM", levels=t.levels)
+    for k in range(p.n_items):
+        ng = p.n_levels[k]
+        groups: dict[str, np.ndarray] = {}
+        if p2 is not None:
+            if "avg" in aggs:
+                groups["2D_avg"] = p2[k].reshape(-1, *p2.shape[-2:])
+            if "comb" in aggs:
+                groups["2D_comb"] = p2[k].sum(axis=0)
+        if "2_5D" in dims:
+            groups["2_5D_avg"] = planar[k]
+            groups["2_5D_comb"] = planar[k].sum(axis=0, keepdims=True)
+        if "3D" in dims:
+            p3 = np.concatenate([planar[k], out[k]], axis=0)
+            groups["3D_avg"] = p3
+            groups["3D_comb"] = p3.sum(axis=0, keepdims=True)
+        for name, stack in groups.items():
+            if name.startswith("2D") or name.rsplit("_", 1)[-1] in aggs:
+                avg.add(item_key(k, name), stack, n_levels=np.full(len(stack), ng))
+    return avg.results()

@@ -20,19 +20,23 @@ from scipy.ndimage import distance_transform_cdt, distance_transform_edt
 
 from radiopredict.errors import FeatureComputationError
 from radiopredict.features.families._texture import (
+    FeatureAverager,
     compact_axis,
+    compute_batched,
     count_matrix,
     emit,
+    item_key,
     prepare,
     setting,
     stack_features,
     texture_dims,
     zone_features,
+    zone_items,
     zone_table,
 )
 from radiopredict.features.registry import FeatureDef, register
 
-__all__ = ["compute", "border_distance", "FEATURES"]
+__all__ = ["compute", "compute_many", "border_distance", "FEATURES"]
 
 FAMILY = "gldzm"
 
@@ -122,13 +126,16 @@ def _features(
     return zone_features(m, i_vals=i_vals, j_vals=j_vals, n_voxels=n_voxels, names=_NAMES)
 
 
-def _zone_distances(t, *, in_plane: bool, metric: str):
+def _zone_distances(t, *, in_plane: bool, metric: str, packed=None):
+    """Code, size, slice and border distance of every zone (and its ROI, for ``packed``)."""
     code, size, z, flat_idx, zone = zone_table(t.codes, in_plane=in_plane)
     dist = border_distance(t.morph, in_plane=in_plane, metric=metric).ravel()[flat_idx]
     dist = np.maximum(dist, 1)
     big = np.inf if dist.dtype.kind == "f" else np.iinfo(dist.dtype).max
     zone_dist = np.full(len(code), big, dtype=dist.dtype)
     np.minimum.at(zone_dist, zone, dist)
+    if packed is not None:
+        return code, size, z, zone_dist, zone_items(packed, flat_idx, zone, len(code))
     return code, size, z, zone_dist
 
 
@@ -192,3 +199,64 @@ def compute(
             )
         )
     return emit(feats)
+
+
+def compute_many(
+    items: list[tuple], *, spacing: tuple[float, float, float], settings=None
+) -> list[dict[str, float] | Exception]:
+    """GLDZM features of several ROIs, their matrices built and evaluated together.
+
+    ``items`` holds ``(q, roi, n_levels, morph_roi)`` per ROI, as taken by :func:`compute`;
+    returns per ROI what :func:`compute` returns, or the error it raises.
+    """
+    dims = texture_dims(settings)
+    metric = str(setting(settings, "gldzm_distance_metric", "manhattan"))
+    if metric not in _METRICS:  # the same error for every ROI
+        try:
+            border_distance(np.ones((1, 1, 1), bool), in_plane=False, metric=metric)
+        except FeatureComputationError as exc:
+            return [exc] * len(items)
+
+    def cost(t, n):  # slice matrices x grey levels x distances
+        return (t.codes.shape[0] + 1) * n * max(t.codes.shape)
+
+    return compute_batched(
+        items,
+        family="GLDZM",
+        pad=0,
+        cost=cost,
+        batch_fn=lambda p: _batch(p, dims, metric),
+        with_morph=True,
+    )
+
+
+def _batch(p, dims, metric: str) -> dict:
+    t, r = p.t, p.n_items
+    n = len(t.levels)
+    nz = t.codes.shape[0]
+    res: dict = {}
+    if "2D" in dims or "2_5D" in dims:
+        code, size, z, zd, item = _zone_distances(t, in_plane=True, metric=metric, packed=p)
+        j_vals, j_idx = compact_axis(zd)
+        g = item * nz + z
+        d2 = count_matrix(g, code, j_idx, r * nz, n, len(j_vals)).reshape(r, nz, n, -1)
+        nv = np.bincount(g, weights=size, minlength=r * nz).reshape(r, nz)
+        avg = FeatureAverager(_features, family="GLDZM", i_vals=t.levels, j_vals=j_vals)
+        for k in range(r):
+            if "2D" in dims:
+                avg.add(item_key(k, "2D"), d2[k], n_voxels=nv[k])
+            if "2_5D" in dims:
+                avg.add(
+                    item_key(k, "2_5D"), d2[k].sum(axis=0, keepdims=True), n_voxels=[nv[k].sum()]
+                )
+        res.update(avg.results())
+    if "3D" in dims:
+        code, size, _, zd, item = _zone_distances(t, in_plane=False, metric=metric, packed=p)
+        j_vals, j_idx = compact_axis(zd)
+        d3 = count_matrix(item, code, j_idx, r, n, len(j_vals))
+        nv = np.bincount(item, weights=size, minlength=r)
+        avg = FeatureAverager(_features, family="GLDZM", i_vals=t.levels, j_vals=j_vals)
+        for k in range(r):
+            avg.add(item_key(k, "3D"), d3[k : k + 1], n_voxels=[nv[k]])
+        res.update(avg.results())
+    return res

@@ -21,11 +21,14 @@ from __future__ import annotations
 import numpy as np
 
 from radiopredict.features.families._texture import (
+    FeatureAverager,
     compact_axis,
+    compute_batched,
     count_matrix,
     directions_2d,
     directions_3d,
     emit,
+    item_key,
     prepare,
     select_aggregations,
     stack_features,
@@ -34,7 +37,7 @@ from radiopredict.features.families._texture import (
 )
 from radiopredict.features.registry import FeatureDef, register
 
-__all__ = ["compute", "runs_along", "FEATURES"]
+__all__ = ["compute", "compute_many", "runs_along", "FEATURES"]
 
 FAMILY = "glrlm"
 
@@ -88,7 +91,8 @@ def runs_along(
     direction,
     coords: tuple[np.ndarray, ...] | None = None,
     vals: np.ndarray | None = None,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    flat_index: np.ndarray | None = None,
+) -> tuple[np.ndarray, ...]:
     """All runs of equal non-zero code along one direction.
 
     Parameters
@@ -100,10 +104,13 @@ def runs_along(
     coords, vals
         ``np.nonzero(codes)`` and ``codes[coords]``, when already known (they are shared by
         the 13 directions).
+    flat_index
+        Flat index into ``codes`` of each voxel of ``coords``: when given, the flat index of
+        the first voxel of each run is returned as a fourth array.
 
     Returns
     -------
-    code, length, slice
+    code, length, slice[, start]
         Code and length of every run, and its z index (meaningful for in-plane directions).
     """
     m = np.asarray(direction, dtype=np.int64)
@@ -138,7 +145,11 @@ def runs_along(
     keep = run_codes > 0
     starts = starts[keep]
     z = starts // (extents[1] * row) if others[0] == 0 else np.zeros(len(starts), np.int64)
-    return run_codes[keep], lengths[keep], z
+    if flat_index is None:
+        return run_codes[keep], lengths[keep], z
+    where = np.zeros(size, dtype=np.int64)
+    where[flat] = flat_index
+    return run_codes[keep], lengths[keep], z, where[starts]
 
 
 def _features(m: np.ndarray, *, i_vals: np.ndarray, j_vals: np.ndarray) -> dict[str, np.ndarray]:
@@ -217,3 +228,75 @@ def compute(
         j_vals=j_vals,
     )
     return emit(feats)
+
+
+def compute_many(
+    items: list[tuple], *, spacing: tuple[float, float, float], settings=None
+) -> list[dict[str, float] | Exception]:
+    """GLRLM features of several ROIs, their matrices built and evaluated together.
+
+    ``items`` holds ``(q, roi, n_levels, morph_roi)`` per ROI, as taken by :func:`compute`;
+    returns per ROI what :func:`compute` returns, or the
+    :class:`~radiopredict.errors.FeatureComputationError` it raises.
+    """
+    dims = texture_dims(settings)
+
+    def cost(t, n):  # matrices x grey levels x run lengths
+        return (4 * t.codes.shape[0] + 13) * n * max(t.codes.shape)
+
+    return compute_batched(
+        items, family="GLRLM", pad=0, cost=cost, batch_fn=lambda p: _batch(p, dims, settings)
+    )
+
+
+def _batch(p, dims, settings) -> dict:
+    """``{item_key(k, suffix): {stem: value} | error}`` for the ROIs of one packed batch."""
+    t, r = p.t, p.n_items
+    codes = t.codes
+    nz = codes.shape[0]
+    n = len(t.levels)
+    coords = tuple(c.astype(np.int32) for c in np.nonzero(codes))
+    vals = codes[coords]
+    if vals.max() < 256:
+        vals = vals.astype(np.uint8)
+    flat_index = np.ravel_multi_index(coords, codes.shape)
+    planar = [runs_along(codes, m, coords, vals, flat_index) for m in directions_2d(1)]
+    volumetric = (
+        [runs_along(codes, m, coords, vals, flat_index) for m in directions_3d(1)[4:]]
+        if "3D" in dims
+        else []
+    )
+    runs = planar + volumetric
+    j_vals, j_idx = compact_axis(np.concatenate([x[1] for x in runs]))
+    nj = len(j_vals)
+    item = p.item_of(np.concatenate([x[3] for x in runs]))
+    sizes = np.cumsum([0] + [len(x[1]) for x in runs])
+    n_p = sizes[len(planar)]
+    lvl = np.concatenate([x[0] for x in runs])
+    # planar runs: one matrix per ROI, direction and slice
+    grp = np.concatenate([k * nz + x[2] for k, x in enumerate(planar)])
+    r2 = count_matrix(item[:n_p] * 4 * nz + grp, lvl[:n_p], j_idx[:n_p], r * 4 * nz, n, nj)
+    r2 = r2.reshape(r, 4, nz, n, nj)
+    r_planar = r2.sum(axis=2)  # (r, 4, n, nj)
+    if volumetric:
+        grp = np.concatenate(
+            [np.full(len(x[0]), k, dtype=np.int64) for k, x in enumerate(volumetric)]
+        )
+        nv = len(volumetric)
+        r_out = count_matrix(item[n_p:] * nv + grp, lvl[n_p:], j_idx[n_p:], r * nv, n, nj)
+        r3 = np.concatenate([r_planar, r_out.reshape(r, nv, n, nj)], axis=1)
+    avg = FeatureAverager(_features, family="GLRLM", i_vals=t.levels, j_vals=j_vals)
+    for k in range(r):
+        groups: dict[str, np.ndarray] = {}
+        if "2D" in dims:
+            groups["2D_avg"] = r2[k].reshape(-1, n, nj)
+            groups["2D_comb"] = r2[k].sum(axis=0)
+        if "2_5D" in dims:
+            groups["2_5D_avg"] = r_planar[k]
+            groups["2_5D_comb"] = r_planar[k].sum(axis=0, keepdims=True)
+        if volumetric:
+            groups["3D_avg"] = r3[k]
+            groups["3D_comb"] = r3[k].sum(axis=0, keepdims=True)
+        for name, stack in select_aggregations(groups, settings).items():
+            avg.add(item_key(k, name), stack)
+    return avg.results()

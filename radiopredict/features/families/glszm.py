@@ -19,18 +19,22 @@ from __future__ import annotations
 import numpy as np
 
 from radiopredict.features.families._texture import (
+    FeatureAverager,
     compact_axis,
+    compute_batched,
     count_matrix,
     emit,
+    item_key,
     prepare,
     stack_features,
     texture_dims,
     zone_features,
+    zone_items,
     zone_table,
 )
 from radiopredict.features.registry import FeatureDef, register
 
-__all__ = ["compute", "FEATURES"]
+__all__ = ["compute", "compute_many", "FEATURES"]
 
 FAMILY = "glszm"
 
@@ -127,3 +131,51 @@ def compute(
             stack_features({"3D": s3}, _features, family="GLSZM", i_vals=t.levels, j_vals=j_vals)
         )
     return emit(feats)
+
+
+def compute_many(
+    items: list[tuple], *, spacing: tuple[float, float, float], settings=None
+) -> list[dict[str, float] | Exception]:
+    """GLSZM features of several ROIs, their matrices built and evaluated together.
+
+    ``items`` holds ``(q, roi, n_levels, morph_roi)`` per ROI, as taken by :func:`compute`;
+    returns per ROI what :func:`compute` returns, or the error it raises.
+    """
+    dims = texture_dims(settings)
+
+    def cost(t, n):  # slice matrices x grey levels x zone sizes
+        return (t.codes.shape[0] + 1) * n * max(t.codes.shape)
+
+    return compute_batched(
+        items, family="GLSZM", pad=0, cost=cost, batch_fn=lambda p: _batch(p, dims)
+    )
+
+
+def _batch(p, dims) -> dict:
+    t, r = p.t, p.n_items
+    n = len(t.levels)
+    nz = t.codes.shape[0]
+    res: dict = {}
+    if "2D" in dims or "2_5D" in dims:
+        code, size, z, flat_idx, zone = zone_table(t.codes, in_plane=True)
+        item = zone_items(p, flat_idx, zone, len(code))
+        j_vals, j_idx = compact_axis(size)
+        s2 = count_matrix(item * nz + z, code, j_idx, r * nz, n, len(j_vals))
+        s2 = s2.reshape(r, nz, n, len(j_vals))
+        avg = FeatureAverager(_features, family="GLSZM", i_vals=t.levels, j_vals=j_vals)
+        for k in range(r):
+            if "2D" in dims:
+                avg.add(item_key(k, "2D"), s2[k])
+            if "2_5D" in dims:
+                avg.add(item_key(k, "2_5D"), s2[k].sum(axis=0, keepdims=True))
+        res.update(avg.results())
+    if "3D" in dims:
+        code, size, _, flat_idx, zone = zone_table(t.codes, in_plane=False)
+        item = zone_items(p, flat_idx, zone, len(code))
+        j_vals, j_idx = compact_axis(size)
+        s3 = count_matrix(item, code, j_idx, r, n, len(j_vals))
+        avg = FeatureAverager(_features, family="GLSZM", i_vals=t.levels, j_vals=j_vals)
+        for k in range(r):
+            avg.add(item_key(k, "3D"), s3[k : k + 1])
+        res.update(avg.results())
+    return res

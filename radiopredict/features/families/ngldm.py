@@ -20,10 +20,13 @@ from __future__ import annotations
 import numpy as np
 
 from radiopredict.features.families._texture import (
+    FeatureAverager,
     TextureInput,
     compact_axis,
+    compute_batched,
     count_matrix,
     emit,
+    item_key,
     neighbour_offsets,
     prepare,
     setting,
@@ -33,7 +36,7 @@ from radiopredict.features.families._texture import (
 )
 from radiopredict.features.registry import FeatureDef, register
 
-__all__ = ["compute", "dependence_counts", "FEATURES"]
+__all__ = ["compute", "compute_many", "dependence_counts", "FEATURES"]
 
 FAMILY = "ngldm"
 
@@ -172,3 +175,66 @@ def compute(
         groups, _features, family="NGLDM", extra=extra, i_vals=t.levels, j_vals=j_vals
     )
     return emit(feats)
+
+
+def compute_many(
+    items: list[tuple], *, spacing: tuple[float, float, float], settings=None
+) -> list[dict[str, float] | Exception]:
+    """NGLDM features of several ROIs, their matrices built and evaluated together.
+
+    ``items`` holds ``(q, roi, n_levels, morph_roi)`` per ROI, as taken by :func:`compute`;
+    returns per ROI what :func:`compute` returns, or the error it raises.
+    """
+    dims = texture_dims(settings)
+    dist = int(setting(settings, "ngldm_distance", 1))
+    alpha = float(setting(settings, "ngldm_alpha", 0))
+
+    def cost(t, n):  # slice matrices x grey levels x dependence counts
+        return (t.codes.shape[0] + 1) * n * (2 * dist + 1) ** 3
+
+    return compute_batched(
+        items,
+        family="NGLDM",
+        pad=dist,
+        cost=cost,
+        batch_fn=lambda p: _batch(p, dims, dist, alpha),
+    )
+
+
+def _batch(p, dims, dist: int, alpha: float) -> dict:
+    t, r = p.t, p.n_items
+    n = len(t.levels)
+    _, pidx, code = t.roi_voxels()
+    item = p.item_of(pidx)
+    nz = t.codes.shape[0] - 2 * t.pad
+    z = pidx // (t.codes.shape[1] * t.codes.shape[2]) - t.pad
+    off2 = neighbour_offsets(dist, in_plane=True)
+    off3 = neighbour_offsets(dist, in_plane=False)
+    off3 = off3[off3[:, 0] != 0]
+    dep2 = dependence_counts(t, off2, alpha)
+    dep = {}
+    if "2D" in dims or "2_5D" in dims:
+        dep["2"] = dep2 + 1
+    if "3D" in dims:
+        dep["3"] = dep2 + dependence_counts(t, off3, alpha) + 1
+    j_vals, j_idx = compact_axis(np.concatenate(list(dep.values())))
+    nj = len(j_vals)
+    count = np.bincount(item, minlength=r)
+    avg = FeatureAverager(_features, family="NGLDM", i_vals=t.levels, j_vals=j_vals)
+    m2 = m3 = None
+    pos = 0
+    if "2" in dep:
+        g = item * nz + z
+        m2 = count_matrix(g, code, j_idx[: pidx.size], r * nz, n, nj).reshape(r, nz, n, nj)
+        nv = np.bincount(g, minlength=r * nz).reshape(r, nz)
+        pos = pidx.size
+    if "3" in dep:
+        m3 = count_matrix(item, code, j_idx[pos : pos + pidx.size], r, n, nj)
+    for k in range(r):
+        if m2 is not None and "2D" in dims:
+            avg.add(item_key(k, "2D"), m2[k], n_voxels=nv[k])
+        if m2 is not None and "2_5D" in dims:
+            avg.add(item_key(k, "2_5D"), m2[k].sum(axis=0, keepdims=True), n_voxels=[count[k]])
+        if m3 is not None:
+            avg.add(item_key(k, "3D"), m3[k : k + 1], n_voxels=[count[k]])
+    return avg.results()

@@ -22,8 +22,11 @@ from __future__ import annotations
 import numpy as np
 
 from radiopredict.features.families._texture import (
+    FeatureAverager,
     box_sums,
+    compute_batched,
     emit,
+    item_key,
     prepare,
     setting,
     stack_features,
@@ -31,7 +34,7 @@ from radiopredict.features.families._texture import (
 )
 from radiopredict.features.registry import FeatureDef, register
 
-__all__ = ["compute", "ngtdm_features", "FEATURES", "COARSENESS_MAX"]
+__all__ = ["compute", "compute_many", "ngtdm_features", "FEATURES", "COARSENESS_MAX"]
 
 FAMILY = "ngtdm"
 
@@ -143,3 +146,50 @@ def compute(
     if "3D" in dims:
         groups["3D"] = _matrices(codes, values, vsum3 - values, csum3 - inside, None, 1, n)
     return emit(stack_features(groups, ngtdm_features, family="NGTDM", levels=t.levels))
+
+
+def compute_many(
+    items: list[tuple], *, spacing: tuple[float, float, float], settings=None
+) -> list[dict[str, float] | Exception]:
+    """NGTDM features of several ROIs, their matrices built and evaluated together.
+
+    ``items`` holds ``(q, roi, n_levels, morph_roi)`` per ROI, as taken by :func:`compute`;
+    returns per ROI what :func:`compute` returns, or the error it raises.
+    """
+    dims = texture_dims(settings)
+    dist = int(setting(settings, "ngtdm_distance", 1))
+
+    def cost(t, n):  # slice matrices x 2 x grey levels x grey levels (pair terms)
+        return (t.codes.shape[0] + 1) * 2 * n * n
+
+    return compute_batched(
+        items, family="NGTDM", pad=dist, cost=cost, batch_fn=lambda p: _batch(p, dims, dist)
+    )
+
+
+def _batch(p, dims, dist: int) -> dict:
+    t, r = p.t, p.n_items
+    n = len(t.levels)
+    values = t.values
+    codes = t.codes
+    inside = (codes > 0).astype(np.int64)
+    vsum2, vsum3 = box_sums(np.rint(values).astype(np.int64), dist)
+    csum2, csum3 = box_sums(inside, dist)
+    item = np.broadcast_to(p.item_of_x[None, None, :], codes.shape)
+    avg = FeatureAverager(ngtdm_features, family="NGTDM", levels=t.levels)
+    m2 = m3 = None
+    if "2D" in dims or "2_5D" in dims:
+        nz = codes.shape[0]
+        zidx = np.broadcast_to(np.arange(nz)[:, None, None], codes.shape)
+        m2 = _matrices(codes, values, vsum2 - values, csum2 - inside, item * nz + zidx, r * nz, n)
+        m2 = m2.reshape(r, nz, 2, n)
+    if "3D" in dims:
+        m3 = _matrices(codes, values, vsum3 - values, csum3 - inside, item, r, n)
+    for k in range(r):
+        if m2 is not None and "2D" in dims:
+            avg.add(item_key(k, "2D"), m2[k])
+        if m2 is not None and "2_5D" in dims:
+            avg.add(item_key(k, "2_5D"), m2[k].sum(axis=0, keepdims=True))
+        if m3 is not None:
+            avg.add(item_key(k, "3D"), m3[k : k + 1])
+    return avg.results()
