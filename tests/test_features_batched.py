@@ -173,14 +173,60 @@ def test_compute_features_many_equals_compute_features(preset):
         assert g.attrs["not_computed"] == ref.attrs["not_computed"]
 
 
-def test_compute_features_many_records_a_failing_family_per_roi(monkeypatch):
-    """A bug in a batched family fails the ROIs of that call, not the process."""
+def test_a_failing_batch_is_rerun_roi_by_roi(monkeypatch):
+    """A batch that fails as a whole is rerun ROI by ROI: only the ROI that fails on its own
+    is lost, the others get the one-ROI values."""
     glcm = family("glcm")
+    one = glcm.compute
 
     def broken(items, **kwargs):
         raise RuntimeError("boom")
 
+    def fails_on_small(q, roi, n_levels, **kwargs):
+        if roi.sum() < 20:
+            raise RuntimeError(f"small ROI of {roi.sum()} voxels")
+        return one(q, roi, n_levels, **kwargs)
+
     monkeypatch.setattr(glcm, "compute_many", broken)
-    items = _image_items()[:2]
+    monkeypatch.setattr(glcm, "compute", fails_on_small)
+    items = _image_items()[:3]  # the third ROI has 2 voxels
     got = compute_features_many(items, FeatureSettings(), spacing=(2.0, 0.8, 0.8))
-    assert all(isinstance(g, RuntimeError) and str(g) == "boom" for g in got)
+    assert isinstance(got[2], RuntimeError) and "small ROI" in str(got[2])
+    monkeypatch.setattr(glcm, "compute", one)
+    for g, (img, m) in zip(got[:2], items[:2], strict=True):
+        ref = compute_features(img, m, FeatureSettings(), spacing=(2.0, 0.8, 0.8))
+        np.testing.assert_allclose(g.to_numpy(), ref.to_numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_local_intensity_compute_many_equals_compute():
+    from radiopredict.features.families import local_intensity as li
+
+    rng = np.random.default_rng(5)
+    img = rng.normal(0, 50, size=(10, 40, 40))
+    items = []
+    for z0, y0, x0, s in [(0, 0, 0, 3), (4, 10, 12, 9), (8, 35, 30, 5), (3, 20, 0, 1)]:
+        m = np.zeros(img.shape, bool)
+        m[z0 : z0 + 2, y0 : y0 + s, x0 : x0 + s] = True  # at borders and inside
+        items.append((img[:, :, : 20 + x0] if x0 else img, m[:, :, : 20 + x0] if x0 else m))
+    for spacing in [(2.0, 0.7, 0.7), (1.0, 1.0, 1.0)]:
+        got = li.compute_many(items, spacing)
+        for g, (im, m) in zip(got, items, strict=True):
+            ref = li.compute(im, m, spacing)
+            assert g == pytest.approx(ref, rel=1e-12)
+
+
+def test_first_order_many_matches_numpy():
+    from radiopredict.features.families.intensity_stats import first_order_many
+
+    rng = np.random.default_rng(2)
+    xs = [rng.normal(size=n) for n in (1, 2, 3, 10, 101)] + [np.full(7, 0.1), np.arange(5.0)]
+    for x, got in zip(xs, first_order_many(xs, "s"), strict=True):
+        p = np.percentile(x, [10, 25, 50, 75, 90])
+        assert [got["s_p10"], got["s_median"], got["s_p90"]] == [p[0], p[2], p[4]]
+        assert got["s_iqr"] == pytest.approx(p[3] - p[1], abs=1e-15)
+        assert got["s_mean"] == pytest.approx(x.mean(), rel=1e-14)
+        assert got["s_var"] == pytest.approx(x.var(), rel=1e-12, abs=1e-30)  # numpy: 2e-34 for 0.1s
+        assert got["s_min"] == x.min() and got["s_max"] == x.max()
+        assert got["s_medad"] == pytest.approx(np.mean(np.abs(x - np.median(x))), rel=1e-12)
+    const = first_order_many([np.full(7, 0.1)], "s")[0]
+    assert const["s_var"] == 0 and const["s_skew"] == 0 and const["s_kurt"] == 0

@@ -211,60 +211,122 @@ def compute_features_many(
             states.append(_first_order(image, mask, settings, spacing, patient))
         except Exception as exc:
             states.append(exc)
-    live = [st for st in states if isinstance(st, _State) and st.texture is not None]
+    fams = settings.families
+    ok = [st for st in states if isinstance(st, _State)]
+    if "local_intensity" in fams:
+        _run_batched(
+            "local_intensity",
+            ok,
+            lambda m, group: m.compute_many([(st.image, st.roi) for st in group], group[0].spacing),
+            lambda m, st: m.compute(st.image, st.roi, st.spacing),
+        )
+    if "intensity_stats" in fams:
+        _run_batched(
+            "intensity_stats",
+            ok,
+            lambda m, group: m.compute_many([st.values for st in group]),
+            lambda m, st: m.compute(st.values),
+        )
+    if "intensity_histogram" in fams:
+        _run_batched(
+            "intensity_histogram",
+            [st for st in ok if st.discretised is not None],
+            lambda m, group: m.compute_many([st.discretised for st in group]),
+            lambda m, st: m.compute(*st.discretised),
+        )
     for name in settings.texture_families:
-        if not live:
-            break
-        mod, why = load_family(name)
-        if mod is None:
-            for st in live:
-                st.not_computed[name] = why
-            continue
-        t = time.perf_counter()
-        if len(live) > 1 and hasattr(mod, "compute_many"):
+        _run_batched(
+            name,
+            [st for st in ok if st.texture is not None],
+            lambda m, group: m.compute_many(
+                [st.texture for st in group], spacing=group[0].spacing, settings=settings
+            ),
+            lambda m, st: m.compute(
+                *st.texture[:3], spacing=st.spacing, settings=settings, morph_roi=st.texture[3]
+            ),
+        )
+    return [st if isinstance(st, Exception) else (st.error or st.series(settings)) for st in states]
+
+
+def _run_batched(name: str, states: list[_State], many, one) -> None:
+    """Run family ``name`` for the ROIs ``states``: ``many(module, group)`` per group of ROIs
+    with the same spacing when the module has ``compute_many`` (and there are several ROIs),
+    else ``one(module, state)`` per ROI. A
+    :class:`~radiopredict.errors.FeatureComputationError` marks the family as not computed for
+    its ROI; any other error fails the ROI (a batch that fails as a whole is rerun ROI by ROI,
+    so only the ROIs that fail on their own are lost)."""
+    states = [st for st in states if st.error is None]
+    if not states:
+        return
+    mod, why = load_family(name)
+    if mod is None:
+        for st in states:
+            st.not_computed[name] = why
+        return
+
+    def each(group):
+        out = []
+        for st in group:
             try:
-                results = mod.compute_many(
-                    [st.texture for st in live], spacing=live[0].spacing, settings=settings
-                )
-            except Exception as exc:  # a failure of the batch as a whole fails its ROIs
-                results = [exc] * len(live)
+                out.append(one(mod, st))
+            except Exception as exc:
+                out.append(exc)
+        return out
+
+    groups: dict[tuple, list[_State]] = {}
+    for st in states:
+        groups.setdefault(st.spacing, []).append(st)
+    for group in groups.values():
+        t = time.perf_counter()
+        if len(group) > 1 and hasattr(mod, "compute_many"):
+            try:
+                results = many(mod, group)
+            except Exception:
+                results = each(group)
         else:
-            results = [_texture_one(mod, st, settings) for st in live]
-        share = (time.perf_counter() - t) / len(live)
-        for st, res in zip(live, results, strict=True):
+            results = each(group)
+        share = (time.perf_counter() - t) / len(group)
+        for st, res in zip(group, results, strict=True):
             if isinstance(res, FeatureComputationError):  # undefined for this ROI
                 st.not_computed[name] = str(res)
             elif isinstance(res, Exception):
                 st.error = res
             else:
-                st.out.update(res)
+                st.parts[name] = res
             st.timings[name] = share
-        live = [st for st in live if st.error is None]
-    return [st if isinstance(st, Exception) else (st.error or st.series(settings)) for st in states]
-
-
-def _texture_one(mod, st: _State, settings) -> dict[str, float] | Exception:
-    q, roi, n_levels, morph = st.texture
-    try:
-        return mod.compute(q, roi, n_levels, spacing=st.spacing, settings=settings, morph_roi=morph)
-    except Exception as exc:
-        return exc
 
 
 class _State:
     """One ROI on its way through :func:`compute_features_many`."""
 
+    #: The order of the families' features in the output.
+    ORDER = (
+        "diagnostics",
+        "morphology",
+        "local_intensity",
+        "intensity_stats",
+        "ivh",
+        "intensity_histogram",
+    )
+
     def __init__(self, t0: float) -> None:
         self.t0 = t0
-        self.out: dict[str, float] = {}
+        self.parts: dict[str, dict[str, float]] = {}
         self.not_computed: dict[str, str] = {}
         self.timings: dict[str, float] = {}
         self.spacing: tuple[float, float, float] = (1.0, 1.0, 1.0)
+        self.image: np.ndarray | None = None  # preprocessed grey values
+        self.roi: np.ndarray | None = None  # intensity mask
+        self.values: np.ndarray | None = None  # grey values of the ROI
+        self.discretised: tuple[np.ndarray, int] | None = None  # ROI levels and N_g
         self.texture: tuple | None = None  # (q, roi, n_levels, morph) cropped for the textures
         self.error: Exception | None = None
 
     def series(self, settings: FeatureSettings) -> pd.Series:
-        series = pd.Series(self.out, dtype=np.float64)
+        out: dict[str, float] = {}
+        for name in (*self.ORDER, *settings.texture_families):
+            out.update(self.parts.get(name, {}))
+        series = pd.Series(out, dtype=np.float64)
         bad = ~np.isfinite(series.to_numpy())
         for tag in series.index[bad]:
             self.not_computed[tag] = "value is not finite for this ROI (e.g. division by zero)"
@@ -277,9 +339,10 @@ class _State:
 
 
 def _first_order(image, mask, settings: FeatureSettings, spacing, patient) -> _State:
-    """Read and preprocess one ROI, compute its non-texture families and discretise it."""
+    """Read and preprocess one ROI, compute its morphology and IVH and discretise it; the
+    families batched over ROIs run later, from what the state keeps."""
     st = _State(time.perf_counter())
-    timings, out, not_computed = st.timings, st.out, st.not_computed
+    timings, not_computed = st.timings, st.not_computed
     arr, marr, sp = as_arrays(image, mask, spacing, patient=patient)
     if not marr.any():
         raise EmptyMaskError(
@@ -288,9 +351,9 @@ def _first_order(image, mask, settings: FeatureSettings, spacing, patient) -> _S
     pre = preprocess(arr, marr, sp, settings, patient=patient)
     timings["preprocess"] = time.perf_counter() - st.t0
     img, morph, roi, sp = pre.image, pre.morph_mask, pre.int_mask, pre.spacing
-    st.spacing = sp
-    values = img[roi]
-    out.update(pre.diagnostics)
+    st.spacing, st.image, st.roi = sp, img, roi
+    values = st.values = img[roi]
+    st.parts["diagnostics"] = dict(pre.diagnostics)
     fams = settings.families
 
     def run(name: str, fn) -> None:
@@ -300,7 +363,7 @@ def _first_order(image, mask, settings: FeatureSettings, spacing, patient) -> _S
             not_computed[name] = why
             return
         try:
-            out.update(fn(mod))
+            st.parts[name] = fn(mod)
         except FeatureComputationError as exc:  # the family is undefined for this ROI
             not_computed[name] = str(exc)
         timings[name] = time.perf_counter() - t
@@ -317,10 +380,6 @@ def _first_order(image, mask, settings: FeatureSettings, spacing, patient) -> _S
                 moran_geary_max_voxels=settings.moran_geary_max_voxels,
             ),
         )
-    if "local_intensity" in fams:
-        run("local_intensity", lambda m: m.compute(img, roi, sp))
-    if "intensity_stats" in fams:
-        run("intensity_stats", lambda m: m.compute(values))
     if "ivh" in fams:
         run("ivh", lambda m: m.compute(values, settings))
     need_q = any(f in fams for f in ("intensity_histogram", *settings.texture_families))
@@ -337,8 +396,7 @@ def _first_order(image, mask, settings: FeatureSettings, spacing, patient) -> _S
             lower_bound=lb,
         )
         timings["discretise"] = time.perf_counter() - t
-        if "intensity_histogram" in fams:
-            run("intensity_histogram", lambda m: m.compute(qv, n_levels))
+        st.discretised = (qv, n_levels)
         if settings.texture_families:
             # crop to the morphological mask with one voxel of background around it
             nz = np.nonzero(morph)

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from radiopredict.features.families.intensity_stats import first_order
+from radiopredict.features.families.intensity_stats import first_order_many
 from radiopredict.features.registry import FeatureDef, register
 
-__all__ = ["compute", "FEATURES"]
+__all__ = ["compute", "compute_many", "FEATURES"]
 
 F = "intensity_histogram"
 _SAME = [
@@ -79,11 +79,23 @@ register(*FEATURES)
 
 def compute(q: np.ndarray, n_levels: int) -> dict[str, float]:
     """Intensity histogram features of the discretised ROI levels ``q`` (1-D, values 1..n_levels)."""
-    q = np.asarray(q).ravel()
-    out = first_order(q, "ih")
+    return compute_many([(q, n_levels)])[0]
+
+
+def compute_many(items: list[tuple[np.ndarray, int]]) -> list[dict[str, float]]:
+    """:func:`compute` for several ``(q, n_levels)`` ROIs (first-order part vectorised)."""
+    qs = [np.asarray(q).ravel() for q, _ in items]
+    out = first_order_many(qs, "ih")
+    for q, (_, n_levels), feats in zip(qs, items, out, strict=True):
+        feats.update(_histogram(q, n_levels))
+    return out
+
+
+def _histogram(q: np.ndarray, n_levels: int) -> dict[str, float]:
     n = np.bincount(q, minlength=n_levels + 1)[1:].astype(np.float64)
     p = n / q.size
     nz = p[p > 0]
+    out = {}
     out["ih_mode"] = float(np.argmax(n) + 1)
     out["ih_entropy"] = float(-np.sum(nz * np.log2(nz)))
     out["ih_uniformity"] = float(np.sum(p * p))
