@@ -3,13 +3,12 @@
 The local mean :math:`\\bar X_{k}` of a voxel is the mean grey value of the image voxels whose
 centres lie within a sphere of volume 1 cm^3 (radius :math:`r = (3/(4\\pi))^{1/3}` cm
 :math:`\\approx 6.20` mm) around it. Voxels outside the image do not count. The means are
-computed for every voxel at once by an FFT convolution with the spherical kernel.
+computed for the ROI voxels only, from running sums along x of the rows of the sphere.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from scipy import fft as sfft
 
 from radiopredict.features.preprocess import LOCAL_PEAK_RADIUS_MM
 from radiopredict.features.registry import FeatureDef, register
@@ -47,15 +46,6 @@ def sphere_kernel(spacing: tuple[float, float, float], radius: float = LOCAL_PEA
     return (grids[0] ** 2 + grids[1] ** 2 + grids[2] ** 2) <= radius**2 + 1e-9
 
 
-def _convolve_same(a: np.ndarray, k: np.ndarray) -> np.ndarray:
-    """Linear convolution of ``a`` with an odd-sized symmetric kernel, cropped to ``a``."""
-    full = [sa + sk - 1 for sa, sk in zip(a.shape, k.shape, strict=True)]
-    fshape = [sfft.next_fast_len(n, real=True) for n in full]
-    res = sfft.irfftn(sfft.rfftn(a, fshape) * sfft.rfftn(k, fshape), fshape)
-    h = [(sk - 1) // 2 for sk in k.shape]
-    return res[tuple(slice(hh, hh + sa) for hh, sa in zip(h, a.shape, strict=True))]
-
-
 def compute(image: np.ndarray, roi: np.ndarray, spacing: tuple[float, float, float]) -> dict:
     """Local and global intensity peaks.
 
@@ -69,100 +59,95 @@ def compute(image: np.ndarray, roi: np.ndarray, spacing: tuple[float, float, flo
     spacing
         ``(z, y, x)`` spacing in mm.
     """
-    kernel = sphere_kernel(spacing).astype(np.float64)
-    # restrict to the region the ROI's spheres can reach
-    nz = np.nonzero(roi)
-    half = [(k - 1) // 2 for k in kernel.shape]
-    sl = tuple(
-        slice(max(0, a.min() - h), min(n, a.max() + h + 1))
-        for a, h, n in zip(nz, half, image.shape, strict=True)
-    )
-    img = image[sl].astype(np.float64)
-    sub = roi[sl]
-    # subtract an offset so the FFT works on small numbers, add it back afterwards
-    off = float(img[sub].mean())
-    sums = _convolve_same(img - off, kernel)
-    clipped = any(
-        a.min() - h < 0 or a.max() + h + 1 > n
-        for a, h, n in zip(nz, half, image.shape, strict=True)
-    )
-    # away from the image border every sphere holds the whole kernel
-    counts = _convolve_same(np.ones_like(img), kernel) if clipped else float(kernel.sum())
-    local = sums / np.rint(counts) + off
-    vals = img[sub]
-    loc = local[sub]
-    vmax = vals.max()
-    return {
-        "loc_peak_loc": float(loc[vals == vmax].max()),
-        "loc_peak_glob": float(loc.max()),
-    }
+    return compute_many([(image, roi)], spacing)[0]
 
 
-#: Most voxels of one packed FFT of :func:`compute_many`.
-PACK_BUDGET = 4_000_000
+#: Most ROI voxels handled by one vectorised pass of :func:`compute_many`.
+VOXEL_BUDGET = 1_000_000
 
 
 def compute_many(
     items: list[tuple[np.ndarray, np.ndarray]], spacing: tuple[float, float, float]
 ) -> list[dict[str, float]]:
-    """:func:`compute` for several ``(image, roi)`` pairs with one FFT convolution per batch.
+    """:func:`compute` for several ``(image, roi)`` pairs, vectorised over all their voxels.
 
-    The region each ROI's spheres reach is cut out of its image and the regions are placed
-    side by side along x, separated by the kernel's half-width of empty voxels, with a weight
-    of 1 on each region: the weighted sums and voxel counts of every sphere are those of the
-    ROI's own image (voxels beyond its image do not count, as in :func:`compute`). Each region
-    is shifted by the mean of its ROI's grey values and divided by a power of two near its
-    spread before the FFT, and restored after, so that regions of very different magnitude
-    (an image and its filter responses) keep their own precision.
+    The sphere is a stack of rows along x, each a contiguous run of voxels, so the sum of a
+    voxel's sphere is a sum, over the sphere's rows, of differences of running sums along x
+    (clipped where a row leaves the image, whose voxels do not count). Only the ROI voxels'
+    means are formed. Each ROI's grey values are shifted by their mean first (and the mean
+    added back) so the running sums stay small.
     """
-    kernel = sphere_kernel(spacing).astype(np.float64)
+    kernel = sphere_kernel(spacing)
     half = [(k - 1) // 2 for k in kernel.shape]
-    regions = []
-    for image, roi in items:
+    widths = kernel.sum(axis=2)  # row lengths, odd and centred
+    rows = [
+        (dz - half[0], dy - half[1], (int(widths[dz, dy]) - 1) // 2)
+        for dz in range(kernel.shape[0])
+        for dy in range(kernel.shape[1])
+        if widths[dz, dy] > 0
+    ]
+    out: list[dict[str, float]] = []
+    start = 0
+    while start < len(items):
+        stop, voxels = start, 0
+        while stop < len(items) and (stop == start or voxels < VOXEL_BUDGET):
+            voxels += int(np.count_nonzero(items[stop][1]))
+            stop += 1
+        out += _peaks(items[start:stop], rows, half)
+        start = stop
+    return out
+
+
+def _peaks(items, rows, half) -> list[dict[str, float]]:
+    prefix, base, dims, coords, owner, offsets, roi_values = [], [], [], [], [], [], []
+    pos = 0
+    for k, (image, roi) in enumerate(items):
         nz = np.nonzero(roi)
         sl = tuple(
             slice(max(0, a.min() - h), min(n, a.max() + h + 1))
             for a, h, n in zip(nz, half, image.shape, strict=True)
         )
-        img = image[sl].astype(np.float64)
+        img = np.asarray(image[sl], dtype=np.float64)
         sub = roi[sl]
-        off = float(img[sub].mean())
-        # a power of two near the region's spread: scaling by it is exact, and every region
-        # then enters the shared FFT at a similar magnitude (its rounding error stays its own)
-        spread = float(np.abs(img - off).max())
-        scale = 2.0 ** np.round(np.log2(spread)) if spread > 0 else 1.0
-        regions.append((img, sub, off, scale))
-    out: list[dict[str, float]] = [{} for _ in items]
-    start = 0
-    while start < len(regions):  # batches of at most PACK_BUDGET voxels (at least one region)
-        stop, volume = start, 0
-        while stop < len(regions) and (stop == start or volume < PACK_BUDGET):
-            volume += regions[stop][0].size + half[2] * np.prod(regions[stop][0].shape[:2])
-            stop += 1
-        batch = regions[start:stop]
-        shape = (
-            max(r[0].shape[0] for r in batch),
-            max(r[0].shape[1] for r in batch),
-            sum(r[0].shape[2] + half[2] for r in batch),
-        )
-        values = np.zeros(shape)
-        weight = np.zeros(shape)
-        x0 = 0
-        places = []
-        for img, _, off, scale in batch:
-            z, y, x = img.shape
-            values[:z, :y, x0 : x0 + x] = (img - off) / scale
-            weight[:z, :y, x0 : x0 + x] = 1.0
-            places.append((slice(0, z), slice(0, y), slice(x0, x0 + x)))
-            x0 += x + half[2]
-        sums = _convolve_same(values, kernel)
-        counts = np.rint(_convolve_same(weight, kernel))
-        for k, ((img, sub, off, scale), place) in enumerate(zip(batch, places, strict=True)):
-            local = sums[place][sub] * scale / counts[place][sub] + off
-            vals = img[sub]
-            out[start + k] = {
-                "loc_peak_loc": float(local[vals == vals.max()].max()),
-                "loc_peak_glob": float(local.max()),
+        vals = img[sub]
+        off = float(vals.mean())
+        z, y, x = img.shape
+        run = np.zeros((z, y, x + 1))
+        np.cumsum(img - off, axis=2, out=run[:, :, 1:])
+        prefix.append(run.ravel())
+        base.append(pos)
+        pos += run.size
+        c = np.nonzero(sub)
+        coords.append(np.stack(c))
+        dims.append(np.repeat([[z, y, x]], len(c[0]), axis=0))
+        owner.append(np.full(len(c[0]), k))
+        offsets.append(off)
+        roi_values.append(vals)
+    run_all = np.concatenate(prefix)
+    z, y, x = np.concatenate(coords, axis=1)
+    zdim, ydim, xdim = np.concatenate(dims).T
+    item = np.concatenate(owner)
+    start = np.asarray(base)[item]
+    sums = np.zeros(len(item))
+    counts = np.zeros(len(item), dtype=np.int64)
+    for dz, dy, w in rows:
+        zz, yy = z + dz, y + dy
+        inside = (zz >= 0) & (zz < zdim) & (yy >= 0) & (yy < ydim)
+        hi = np.minimum(x + w + 1, xdim)
+        lo = np.maximum(x - w, 0)
+        row = start + (zz * ydim + yy) * (xdim + 1)
+        idx = np.flatnonzero(inside)
+        sums[idx] += run_all[row[idx] + hi[idx]] - run_all[row[idx] + lo[idx]]
+        counts[idx] += hi[idx] - lo[idx]
+    local = sums / counts + np.asarray(offsets)[item]
+    out = []
+    bounds = np.cumsum([0] + [len(v) for v in roi_values])
+    for k, vals in enumerate(roi_values):
+        loc = local[bounds[k] : bounds[k + 1]]  # same order as vals (both C order of sub)
+        out.append(
+            {
+                "loc_peak_loc": float(loc[vals == vals.max()].max()),
+                "loc_peak_glob": float(loc.max()),
             }
-        start = stop
+        )
     return out
