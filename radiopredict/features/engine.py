@@ -33,7 +33,7 @@ from radiopredict.features.families import load_family
 from radiopredict.features.preprocess import _bbox, discretise, preprocess
 from radiopredict.features.settings import FeatureSettings
 
-__all__ = ["compute_features", "compute_features_many", "as_arrays"]
+__all__ = ["compute_features", "compute_features_many", "features_many_as_dicts", "as_arrays"]
 
 
 def as_arrays(
@@ -205,6 +205,26 @@ def compute_features_many(
         settings = FeatureSettings()
     elif isinstance(settings, str):
         settings = FeatureSettings.preset(settings)
+    states = _compute_states(items, settings, spacing, patient)
+    settings_dict = settings.to_dict()
+    return [
+        st if isinstance(st, Exception) else (st.error or st.series(settings_dict)) for st in states
+    ]
+
+
+def features_many_as_dicts(
+    items: Sequence[tuple[Any, Any]],
+    settings: FeatureSettings,
+    *,
+    spacing: tuple[float, float, float] | None = None,
+) -> list[dict[str, float] | Exception]:
+    """:func:`compute_features_many` as plain ``{tag: value}`` dicts (finite values only), for
+    callers that build their own tables (the cohort engines): no Series per ROI."""
+    states = _compute_states(items, settings, spacing, None)
+    return [st if isinstance(st, Exception) else (st.error or st.features()) for st in states]
+
+
+def _compute_states(items, settings: FeatureSettings, spacing, patient) -> list:
     states: list[_State | Exception] = []
     for image, mask in items:
         try:
@@ -245,7 +265,7 @@ def compute_features_many(
                 *st.texture[:3], spacing=st.spacing, settings=settings, morph_roi=st.texture[3]
             ),
         )
-    return [st if isinstance(st, Exception) else (st.error or st.series(settings)) for st in states]
+    return states
 
 
 def _run_batched(name: str, states: list[_State], many, one) -> None:
@@ -322,19 +342,27 @@ class _State:
         self.texture: tuple | None = None  # (q, roi, n_levels, morph) cropped for the textures
         self.error: Exception | None = None
 
-    def series(self, settings: FeatureSettings) -> pd.Series:
+    def features(self) -> dict[str, float]:
+        """The finite values, in the families' order; the others go to ``not_computed``."""
         out: dict[str, float] = {}
-        for name in (*self.ORDER, *settings.texture_families):
+        for name in self.ORDER:
             out.update(self.parts.get(name, {}))
-        series = pd.Series(out, dtype=np.float64)
-        bad = ~np.isfinite(series.to_numpy())
-        for tag in series.index[bad]:
-            self.not_computed[tag] = "value is not finite for this ROI (e.g. division by zero)"
-        series = series[~bad]
+        for name, part in self.parts.items():  # texture families, in the order they ran
+            if name not in self.ORDER:
+                out.update(part)
+        for tag, value in out.items():
+            if not math.isfinite(value):
+                self.not_computed[tag] = "value is not finite for this ROI (e.g. division by zero)"
+        if len(self.not_computed):
+            out = {k: v for k, v in out.items() if math.isfinite(v)}
+        return out
+
+    def series(self, settings: dict[str, Any]) -> pd.Series:
+        series = pd.Series(self.features(), dtype=np.float64)
         self.timings["total"] = time.perf_counter() - self.t0
         series.attrs["not_computed"] = self.not_computed
         series.attrs["timings"] = self.timings
-        series.attrs["settings"] = settings.to_dict()
+        series.attrs["settings"] = dict(settings)
         return series
 
 

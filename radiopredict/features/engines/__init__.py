@@ -23,10 +23,9 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
-import pandas as pd
 
 from radiopredict._version import __version__
-from radiopredict.errors import ConfigError, EmptyMaskError, FeatureComputationError
+from radiopredict.errors import ConfigError, EmptyMaskError
 
 __all__ = ["Engine", "NativeEngine", "PyradiomicsBackend", "get_engine"]
 
@@ -149,7 +148,7 @@ class NativeEngine:
     def compute(self, image, items):
         import SimpleITK as sitk
 
-        from radiopredict.features.engine import compute_features_many
+        from radiopredict.features.engine import features_many_as_dicts
         from radiopredict.features.engines.pyradiomics import crop_groups
         from radiopredict.features.filters import filter_array, filter_radius
         from radiopredict.features.preprocess import LOCAL_PEAK_RADIUS_MM
@@ -196,17 +195,16 @@ class NativeEngine:
                     batch.append((cutout, rois[i].mask))
                     owner.append((i, f"{spec.name}__"))
                 del response
-        out = compute_features_many(batch, self.settings, spacing=spacing_zyx)
+        out = features_many_as_dicts(batch, self.settings, spacing=spacing_zyx)
         for (i, prefix), vals in zip(owner, out, strict=True):
             if results[i] is not None:
                 continue
             if isinstance(vals, Exception):
                 results[i] = vals
-                continue
-            try:
-                feats[i].update({f"{prefix}{k}": v for k, v in _series(vals).items()})
-            except Exception as exc:
-                results[i] = exc
+            elif prefix:
+                feats[i].update({f"{prefix}{k}": v for k, v in vals.items()})
+            else:
+                feats[i].update(vals)
         return [results[i] if results[i] is not None else feats[i] for i in range(len(items))]
 
 
@@ -319,18 +317,6 @@ class _LabelMap:
         for axis in reversed(range(len(sl))):  # numpy z, y, x -> (L_x, U_x, L_y, U_y, ...)
             out += [int(sl[axis].start), int(sl[axis].stop) - 1]
         return np.array(out)
-
-
-def _series(values) -> dict[str, float]:
-    if isinstance(values, pd.Series) and values.dtype == np.float64:  # compute_features' output
-        return dict(zip(map(str, values.index), values.tolist(), strict=True))
-    out = {}
-    for key, value in dict(values).items():
-        try:
-            out[str(key)] = float(value)
-        except (TypeError, ValueError) as exc:
-            raise FeatureComputationError(f"feature {key!r} is not numeric: {value!r}") from exc
-    return out
 
 
 def _bbox(mask) -> np.ndarray:
