@@ -233,6 +233,19 @@ def _compute_states(items, settings: FeatureSettings, spacing, patient) -> list:
             states.append(exc)
     fams = settings.families
     ok = [st for st in states if isinstance(st, _State)]
+    if "morphology" in fams:
+        mg = {
+            "moran_geary_on": settings.moran_geary,
+            "moran_geary_max_voxels": settings.moran_geary_max_voxels,
+        }
+        _run_batched(
+            "morphology",
+            ok,
+            lambda m, group: m.compute_many(
+                [(st.image, st.morph, st.roi) for st in group], group[0].spacing, **mg
+            ),
+            lambda m, st: m.compute(st.image, st.morph, st.roi, st.spacing, **mg),
+        )
     if "local_intensity" in fams:
         _run_batched(
             "local_intensity",
@@ -337,6 +350,7 @@ class _State:
         self.spacing: tuple[float, float, float] = (1.0, 1.0, 1.0)
         self.image: np.ndarray | None = None  # preprocessed grey values
         self.roi: np.ndarray | None = None  # intensity mask
+        self.morph: np.ndarray | None = None  # morphological mask
         self.values: np.ndarray | None = None  # grey values of the ROI
         self.discretised: tuple[np.ndarray, int] | None = None  # ROI levels and N_g
         self.texture: tuple | None = None  # (q, roi, n_levels, morph) cropped for the textures
@@ -367,8 +381,8 @@ class _State:
 
 
 def _first_order(image, mask, settings: FeatureSettings, spacing, patient) -> _State:
-    """Read and preprocess one ROI, compute its morphology and IVH and discretise it; the
-    families batched over ROIs run later, from what the state keeps."""
+    """Read and preprocess one ROI, compute its IVH and discretise it; the families batched
+    over ROIs run later, from what the state keeps."""
     st = _State(time.perf_counter())
     timings, not_computed = st.timings, st.not_computed
     arr, marr, sp = as_arrays(image, mask, spacing, patient=patient)
@@ -379,7 +393,7 @@ def _first_order(image, mask, settings: FeatureSettings, spacing, patient) -> _S
     pre = preprocess(arr, marr, sp, settings, patient=patient)
     timings["preprocess"] = time.perf_counter() - st.t0
     img, morph, roi, sp = pre.image, pre.morph_mask, pre.int_mask, pre.spacing
-    st.spacing, st.image, st.roi = sp, img, roi
+    st.spacing, st.image, st.roi, st.morph = sp, img, roi, morph
     values = st.values = img[roi]
     st.parts["diagnostics"] = dict(pre.diagnostics)
     fams = settings.families
@@ -396,18 +410,6 @@ def _first_order(image, mask, settings: FeatureSettings, spacing, patient) -> _S
             not_computed[name] = str(exc)
         timings[name] = time.perf_counter() - t
 
-    if "morphology" in fams:
-        run(
-            "morphology",
-            lambda m: m.compute(
-                img,
-                morph,
-                roi,
-                sp,
-                moran_geary_on=settings.moran_geary,
-                moran_geary_max_voxels=settings.moran_geary_max_voxels,
-            ),
-        )
     if "ivh" in fams:
         run("ivh", lambda m: m.compute(values, settings))
     need_q = any(f in fams for f in ("intensity_histogram", *settings.texture_families))

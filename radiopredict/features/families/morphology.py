@@ -27,7 +27,7 @@ from skimage.measure import marching_cubes
 
 from radiopredict.features.registry import FeatureDef, register
 
-__all__ = ["compute", "FEATURES", "mesh", "moran_geary"]
+__all__ = ["compute", "compute_many", "FEATURES", "mesh", "moran_geary"]
 
 F = "morphology"
 _R = r"(36\pi V^2)^{1/3}"
@@ -238,18 +238,27 @@ def moran_geary(values_img: np.ndarray, roi: np.ndarray, spacing) -> tuple[float
     :math:`\\sum_{k \\ne l} w_{kl} f_k g_l = \\sum_{o \\ne 0} w(o) \\sum_k f_k g_{k+o}`, an
     autocorrelation computed for all offsets at once with zero-padded FFTs.
     """
+    moran, geary = _moran_geary_stack([values_img], roi, spacing)
+    return float(moran[0]), float(geary[0])
+
+
+def _moran_geary_stack(images: list[np.ndarray], roi: np.ndarray, spacing):
+    """:func:`moran_geary` of several grey-value images on one ROI (arrays of I and C): the
+    ROI's own transforms and weight sum are computed once, the images' in one stacked FFT."""
     sl = _crop(roi)
     m = roi[sl].astype(np.float64)
-    x = values_img[sl].astype(np.float64)
     n = m.sum()
-    mu = x[m > 0].mean()
-    d = (x - mu) * m
+    x = np.stack([np.asarray(img[sl], dtype=np.float64) for img in images])
+    inside = m > 0
+    mu = x[:, inside].mean(axis=1)
+    d = (x - mu[:, None, None, None]) * m
     d2 = d * d
     fshape = [sfft.next_fast_len(2 * s - 1, real=True) for s in m.shape]
+    axes = (1, 2, 3)
     w_hat = _weights_fft(tuple(fshape), tuple(float(s) for s in spacing))
     fm = sfft.rfftn(m, fshape)
-    fd = sfft.rfftn(d, fshape)
-    fd2 = sfft.rfftn(d2, fshape)
+    fd = sfft.rfftn(d, fshape, axes=axes)
+    fd2 = sfft.rfftn(d2, fshape, axes=axes)
     # sum_o w(o) corr(a, b)(o) = (1/L) sum_f conj(W(f)) conj(A(f)) B(f)  (Parseval); w is even so
     # W is real. rfftn keeps half of the last axis: count the mirrored frequencies twice.
     last = fshape[-1]
@@ -259,18 +268,18 @@ def moran_geary(values_img: np.ndarray, roi: np.ndarray, spacing) -> tuple[float
         mult[-1] = 1.0
     scale = w_hat * mult / float(np.prod(fshape))
 
-    def wsum(a_hat, b_hat) -> float:
-        return float(np.sum(scale * (a_hat.real * b_hat.real + a_hat.imag * b_hat.imag)))
+    def wsum(a_hat, b_hat):
+        return np.sum(scale * (a_hat.real * b_hat.real + a_hat.imag * b_hat.imag), axis=axes)
 
-    sum_w = wsum(fm, fm)
-    ss = float(d2.sum())
-    if ss <= 0 or n < 2:
-        return float("nan"), float("nan")
+    sum_w = float(np.sum(scale * (fm.real * fm.real + fm.imag * fm.imag)))
+    ss = d2.sum(axis=axes)
     s_dd = wsum(fd, fd)
-    moran = n / sum_w * s_dd / ss
-    geary_num = 2.0 * (wsum(fm, fd2) - s_dd)
-    geary = (n - 1) * geary_num / (2.0 * sum_w * ss)
-    return moran, geary
+    geary_num = 2.0 * (wsum(fm[None], fd2) - s_dd)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        moran = n / sum_w * s_dd / ss
+        geary = (n - 1) * geary_num / (2.0 * sum_w * ss)
+    undefined = (ss <= 0) | (n < 2)
+    return np.where(undefined, np.nan, moran), np.where(undefined, np.nan, geary)
 
 
 def compute(
@@ -298,8 +307,49 @@ def compute(
         Above this many intensity-mask voxels, estimate them on a random subset of that size
         (:func:`moran_geary_sampled`); ``None`` computes them exactly.
     """
+    return compute_many(
+        [(image, morph_roi, int_roi)],
+        spacing,
+        moran_geary_on=moran_geary_on,
+        moran_geary_max_voxels=moran_geary_max_voxels,
+    )[0]
+
+
+def compute_many(
+    items: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
+    spacing: tuple[float, float, float],
+    *,
+    moran_geary_on: bool = True,
+    moran_geary_max_voxels: int | None = None,
+) -> list[dict[str, float]]:
+    """:func:`compute` for several ``(image, morph_roi, int_roi)`` items.
+
+    Items with the same masks (one ROI in several filter responses) share the mesh-based
+    features (see :func:`_geometry`) and one stacked Moran / Geary FFT.
+    """
+    spacing = tuple(float(s) for s in spacing)
+    groups: dict[tuple, list[int]] = {}
+    for k, (_, morph_roi, int_roi) in enumerate(items):
+        key = (morph_roi.shape, _mask_key(morph_roi), _mask_key(int_roi))
+        groups.setdefault(key, []).append(k)
+    out: list[dict[str, float]] = [{} for _ in items]
     with np.errstate(divide="ignore", invalid="ignore"):
-        return _compute(image, morph_roi, int_roi, spacing, moran_geary_on, moran_geary_max_voxels)
+        for members in groups.values():
+            _, morph_roi, int_roi = items[members[0]]
+            images = [items[k][0] for k in members]
+            for k, feats in zip(
+                members,
+                _compute(
+                    images, morph_roi, int_roi, spacing, moran_geary_on, moran_geary_max_voxels
+                ),
+                strict=True,
+            ):
+                out[k] = feats
+    return out
+
+
+def _mask_key(mask: np.ndarray) -> bytes:
+    return hashlib.blake2b(np.packbits(mask, axis=None).tobytes(), digest_size=16).digest()
 
 
 #: Geometry of recent morphological masks (the features that do not depend on grey values),
@@ -312,8 +362,7 @@ _GEOMETRY_LOCK = threading.Lock()
 
 def _geometry(morph_roi: np.ndarray, spacing: tuple[float, ...]) -> tuple[dict, np.ndarray]:
     """Grey-value-free morphological features of a mask and its voxel centroid (mm), cached."""
-    packed = np.packbits(morph_roi, axis=None)
-    key = (morph_roi.shape, spacing, hashlib.blake2b(packed.tobytes(), digest_size=16).digest())
+    key = (morph_roi.shape, spacing, _mask_key(morph_roi))
     with _GEOMETRY_LOCK:
         hit = _GEOMETRY_CACHE.get(key)
         if hit is not None:
@@ -377,25 +426,32 @@ def _measure(morph_roi: np.ndarray, spacing: tuple[float, ...]) -> tuple[dict, n
 _N_BEFORE_COM = 9
 
 
-def _compute(image, morph_roi, int_roi, spacing, moran_geary_on, max_vox) -> dict[str, float]:
-    spacing = tuple(float(s) for s in spacing)
+def _compute(images, morph_roi, int_roi, spacing, moran_geary_on, max_vox) -> list[dict]:
+    """Morphological features of several grey-value images on the same masks."""
     geometry, centre_geom = _geometry(morph_roi, spacing)
     keys = list(geometry)
-    out = {k: geometry[k] for k in keys[:_N_BEFORE_COM]}  # the IBSI order of the features
     vol = geometry["morph_volume"]
     sp = np.asarray(spacing)
     pos_i = np.argwhere(int_roi) * sp
-    xi = image[int_roi].astype(np.float64)
-    total = xi.sum()
-    centre_int = (pos_i * xi[:, None]).sum(axis=0) / total if total != 0 else np.full(3, np.nan)
-    out["morph_com"] = float(np.linalg.norm(centre_geom - centre_int))
-    out.update({k: geometry[k] for k in keys[_N_BEFORE_COM:]})
-    out["morph_integ_int"] = vol * float(xi.mean())
+    xs = np.stack([np.asarray(img[int_roi], dtype=np.float64) for img in images])
+    total = xs.sum(axis=1)
+    weighted = xs @ pos_i  # (images, 3)
+    mean = xs.mean(axis=1)
     if moran_geary_on:
         if max_vox is not None and int(int_roi.sum()) > max_vox:
-            mi, gc = moran_geary_sampled(image, int_roi, spacing, max_vox)
+            pairs = [moran_geary_sampled(img, int_roi, spacing, max_vox) for img in images]
+            moran, geary = np.array(pairs).T
         else:
-            mi, gc = moran_geary(image, int_roi, spacing)
-        out["morph_moran_i"] = mi
-        out["morph_geary_c"] = gc
-    return {k: float(v) for k, v in out.items()}
+            moran, geary = _moran_geary_stack(images, int_roi, spacing)
+    out = []
+    for k in range(len(images)):
+        feats = {key: geometry[key] for key in keys[:_N_BEFORE_COM]}  # the IBSI order
+        centre_int = weighted[k] / total[k] if total[k] != 0 else np.full(3, np.nan)
+        feats["morph_com"] = float(np.linalg.norm(centre_geom - centre_int))
+        feats.update({key: geometry[key] for key in keys[_N_BEFORE_COM:]})
+        feats["morph_integ_int"] = vol * float(mean[k])
+        if moran_geary_on:
+            feats["morph_moran_i"] = moran[k]
+            feats["morph_geary_c"] = geary[k]
+        out.append({key: float(v) for key, v in feats.items()})
+    return out
