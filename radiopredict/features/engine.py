@@ -30,6 +30,7 @@ from radiopredict.errors import (
     GeometryMismatchError,
 )
 from radiopredict.features.families import load_family
+from radiopredict.features.families._texture import TextureItem
 from radiopredict.features.preprocess import _bbox, discretise, preprocess
 from radiopredict.features.settings import FeatureSettings
 
@@ -436,5 +437,5 @@ def _first_order(image, mask, settings: FeatureSettings, spacing, patient) -> _S
             )
             q = np.zeros(morph.shape, dtype=np.int32)
             q[roi] = qv
-            st.texture = (q[sl], roi[sl], n_levels, morph[sl])
+            st.texture = TextureItem(q[sl], roi[sl], n_levels, morph[sl])
     return st

@@ -58,6 +58,7 @@ __all__ = [
     "Packed",
     "pack",
     "prepare_many",
+    "TextureItem",
     "batches",
     "item_key",
     "split_items",
@@ -654,20 +655,42 @@ def pack(
     return Packed(packed, item_of_x, members, n_levels)
 
 
+class TextureItem(tuple):
+    """``(q, roi, n_levels, morph)`` of one ROI for the texture families' ``compute_many``,
+    which keeps each :func:`prepare` result per padding, so that families with the same
+    padding (GLCM, NGTDM and NGLDM at distance 1; GLRLM and GLSZM) prepare it once."""
+
+    def __new__(cls, q, roi, n_levels, morph=None):
+        self = super().__new__(cls, (q, roi, n_levels, morph))
+        self.prepared = {}
+        return self
+
+
 def prepare_many(
     items: list[tuple], *, family: str, pad: int, with_morph: bool = False
 ) -> tuple[list[TextureInput | FeatureComputationError], list[int]]:
     """:func:`prepare` every ``(q, roi, n_levels, morph)`` item; errors are kept in place.
 
     Returns the prepared inputs (or errors) and the indices of the items that were prepared.
+    A :class:`TextureItem` reuses what an earlier family prepared with the same padding.
     """
     out: list[TextureInput | FeatureComputationError] = []
-    for q, roi, n_levels, morph in items:
+    key = (pad, with_morph)
+    for item in items:
+        done = getattr(item, "prepared", None)
+        if done is not None and key in done:
+            out.append(done[key])
+            continue
+        q, roi, n_levels, morph = item
         try:
             morph_roi = (roi if morph is None else morph) if with_morph else None
-            out.append(prepare(q, roi, n_levels, family=family, pad=pad, morph_roi=morph_roi))
+            t = prepare(q, roi, n_levels, family=family, pad=pad, morph_roi=morph_roi)
         except FeatureComputationError as exc:
             out.append(exc)
+            continue
+        if done is not None:
+            done[key] = t
+        out.append(t)
     return out, [i for i, t in enumerate(out) if isinstance(t, TextureInput)]
 
 
