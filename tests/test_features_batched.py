@@ -83,7 +83,10 @@ SETTINGS = [
     SimpleNamespace(texture_dims=("2D",), texture_aggregations=("comb",)),
     SimpleNamespace(texture_dims=("2_5D", "3D"), texture_aggregations=("avg",)),
     SimpleNamespace(
-        glcm_distance=2, ngtdm_distance=2, ngldm_distance=2, ngldm_alpha=1,
+        glcm_distance=2,
+        ngtdm_distance=2,
+        ngldm_distance=2,
+        ngldm_alpha=1,
         gldzm_distance_metric="chebyshev",
     ),  # fmt: skip
 ]
@@ -117,7 +120,7 @@ def test_batches_keep_padding_small():
         tx.TextureInput(np.zeros((3, 3, 3), np.int32), np.arange(lo, hi, dtype=float), hi, 0)
         for lo, hi in [(1, 5), (2, 6), (400, 410), (3, 7), (405, 409)]
     ]
-    out = tx.batches(ts, list(range(5)), lambda t, n: 1000 * n)
+    out = tx.batches(ts, list(range(5)), lambda t: 1000, 1)
     assert sorted(map(sorted, out)) == [[0, 1, 3], [2, 4]]  # far apart levels: separate
 
 

@@ -694,12 +694,14 @@ def prepare_many(
     return out, [i for i, t in enumerate(out) if isinstance(t, TextureInput)]
 
 
-def batches(inputs: list[TextureInput], ok: list[int], cost) -> list[list[int]]:
+def batches(
+    inputs: list[TextureInput], ok: list[int], cost: Callable[[TextureInput], float], power: int
+) -> list[list[int]]:
     """Split the prepared items ``ok`` into batches whose padding wastes little.
 
-    In a batch every item's matrices span the batch's grey levels. ``cost(t, n)`` is the
-    number of matrix elements item ``t`` needs with ``n`` grey levels. Items are taken in order
-    of their grey levels and an item joins the current batch while the padded size (every
+    In a batch every item's matrices span the batch's grey levels: item ``t`` then needs
+    ``cost(t) * n ** power`` matrix elements for ``n`` levels. Items are taken in order of
+    their grey levels and an item joins the current batch while the padded size (every
     member's cost at the batch's range of levels) stays within twice the members' own costs
     plus :data:`BATCH_SLACK` elements, and within :data:`BATCH_BUDGET`.
     """
@@ -707,20 +709,20 @@ def batches(inputs: list[TextureInput], ok: list[int], cost) -> list[list[int]]:
     out: list[list[int]] = []
     cur: list[int] = []
     lo = hi = 0.0
-    own = 0.0
+    coef = own = 0.0
     for i in order:
         t = inputs[i]
-        c_own = float(cost(t, len(t.levels)))
+        c = float(cost(t))
+        c_own = c * len(t.levels) ** power
         if cur:
             new_lo, new_hi = min(lo, t.levels[0]), max(hi, t.levels[-1])
-            span = int(new_hi - new_lo + 1)
-            padded = sum(float(cost(inputs[j], span)) for j in cur) + cost(t, span)
+            padded = (coef + c) * (new_hi - new_lo + 1) ** power
             if padded <= min(2.0 * (own + c_own) + BATCH_SLACK, BATCH_BUDGET):
                 cur.append(i)
-                lo, hi, own = new_lo, new_hi, own + c_own
+                lo, hi, coef, own = new_lo, new_hi, coef + c, own + c_own
                 continue
             out.append(cur)
-        cur, lo, hi, own = [i], t.levels[0], t.levels[-1], c_own
+        cur, lo, hi, coef, own = [i], t.levels[0], t.levels[-1], c, c_own
     if cur:
         out.append(cur)
     return out
@@ -745,18 +747,22 @@ def compute_batched(
     *,
     family: str,
     pad: int,
-    cost: Callable[[TextureInput, int], float],
+    cost: Callable[[TextureInput], float],
     batch_fn: Callable[[Packed], dict],
     with_morph: bool = False,
+    power: int = 1,
 ) -> list[dict[str, float] | FeatureComputationError]:
     """The ``compute_many`` of a texture family: prepare, batch, pack, evaluate, split.
+
+    ``cost(t) * n ** power`` is the number of matrix elements item ``t`` needs with ``n`` grey
+    levels (:func:`batches`).
 
     ``batch_fn(packed)`` returns ``{item_key(k, suffix): {stem: value} | error}`` for the ROIs
     of one packed batch (typically :meth:`FeatureAverager.results`).
     """
     prepared, ok = prepare_many(items, family=family, pad=pad, with_morph=with_morph)
     per_item: dict[int, dict] = {}
-    for members in batches(prepared, ok, cost):
+    for members in batches(prepared, ok, cost, power):
         groups = batch_fn(pack([prepared[i] for i in members], members))
         for k, feats in enumerate(split_items(groups, len(members))):
             per_item[members[k]] = feats

@@ -306,15 +306,16 @@ def compute_many(
     dist = int(setting(settings, "glcm_distance", 1))
     per_slice = "2D" in dims
 
-    def cost(t, n):  # direction (and slice) matrices x n x n, and their transposes
+    def cost(t):  # direction (and slice) matrices and their transposes, per level pair
         slices = t.codes.shape[0] - 2 * dist if per_slice else 1
-        return 2 * (4 * slices + 13) * n * n
+        return 2 * (4 * slices + 13)
 
     return compute_batched(
         items,
         family="GLCM",
         pad=dist,
         cost=cost,
+        power=2,
         batch_fn=lambda p: _batch(p, dims, dist, settings),
     )
 

@@ -217,8 +217,8 @@ def compute_many(
         except FeatureComputationError as exc:
             return [exc] * len(items)
 
-    def cost(t, n):  # slice matrices x grey levels x distances
-        return (t.codes.shape[0] + 1) * n * max(t.codes.shape)
+    def cost(t):  # slice matrices x distances, per grey level
+        return (t.codes.shape[0] + 1) * max(t.codes.shape)
 
     return compute_batched(
         items,

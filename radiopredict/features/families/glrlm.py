@@ -241,8 +241,8 @@ def compute_many(
     """
     dims = texture_dims(settings)
 
-    def cost(t, n):  # matrices x grey levels x run lengths
-        return (4 * t.codes.shape[0] + 13) * n * max(t.codes.shape)
+    def cost(t):  # matrices x run lengths, per grey level
+        return (4 * t.codes.shape[0] + 13) * max(t.codes.shape)
 
     return compute_batched(
         items, family="GLRLM", pad=0, cost=cost, batch_fn=lambda p: _batch(p, dims, settings)

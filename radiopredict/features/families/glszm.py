@@ -143,8 +143,8 @@ def compute_many(
     """
     dims = texture_dims(settings)
 
-    def cost(t, n):  # slice matrices x grey levels x zone sizes
-        return (t.codes.shape[0] + 1) * n * max(t.codes.shape)
+    def cost(t):  # slice matrices x zone sizes, per grey level
+        return (t.codes.shape[0] + 1) * max(t.codes.shape)
 
     return compute_batched(
         items, family="GLSZM", pad=0, cost=cost, batch_fn=lambda p: _batch(p, dims)

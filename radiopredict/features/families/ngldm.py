@@ -189,8 +189,8 @@ def compute_many(
     dist = int(setting(settings, "ngldm_distance", 1))
     alpha = float(setting(settings, "ngldm_alpha", 0))
 
-    def cost(t, n):  # slice matrices x grey levels x dependence counts
-        return (t.codes.shape[0] + 1) * n * (2 * dist + 1) ** 3
+    def cost(t):  # slice matrices x dependence counts, per grey level
+        return (t.codes.shape[0] + 1) * (2 * dist + 1) ** 3
 
     return compute_batched(
         items,

@@ -159,11 +159,16 @@ def compute_many(
     dims = texture_dims(settings)
     dist = int(setting(settings, "ngtdm_distance", 1))
 
-    def cost(t, n):  # slice matrices x 2 x grey levels x grey levels (pair terms)
-        return (t.codes.shape[0] + 1) * 2 * n * n
+    def cost(t):  # slice matrices x 2, per level pair (the pair terms)
+        return (t.codes.shape[0] + 1) * 2
 
     return compute_batched(
-        items, family="NGTDM", pad=dist, cost=cost, batch_fn=lambda p: _batch(p, dims, dist)
+        items,
+        family="NGTDM",
+        pad=dist,
+        cost=cost,
+        power=2,
+        batch_fn=lambda p: _batch(p, dims, dist),
     )
 
 
