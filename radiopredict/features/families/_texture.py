@@ -60,7 +60,7 @@ __all__ = [
     "prepare_many",
     "TextureItem",
     "batches",
-    "item_key",
+    "item_keys",
     "split_items",
     "finish_items",
     "compute_batched",
@@ -330,9 +330,10 @@ ELEMENT_BUDGET = 2_000_000
 class FeatureAverager:
     """Mean features over the non-empty matrices of named groups, in bounded vectorised calls.
 
-    Matrices are queued with :meth:`add` (a group may be added in several parts, e.g. slabs of
-    slices) and evaluated in batches of at most :data:`ELEMENT_BUDGET` elements with one call of
-    ``feature_fn(stack, **kwargs, **extra_arrays) -> {stem: (K,) array}`` per batch.
+    Matrices are queued with :meth:`add` or :meth:`add_many` (a group may be added in several
+    parts, e.g. slabs of slices) and evaluated in batches of at most :data:`ELEMENT_BUDGET`
+    elements with one call of ``feature_fn(stack, **kwargs, **extra_arrays) -> {stem: (K,)
+    array}`` per batch; the features are summed per group with one :func:`numpy.bincount`.
     """
 
     def __init__(self, feature_fn: Callable[..., dict[str, np.ndarray]], *, family: str, **kwargs):
@@ -340,27 +341,46 @@ class FeatureAverager:
         self.family = family
         self.kwargs = kwargs
         self.names: list[str] = []
-        self.sums: dict[str, np.ndarray] = {}
-        self.counts: dict[str, int] = {}
+        self._ids: dict[str, int] = {}
+        self._sums: list[np.ndarray] = []  # (stems, groups so far) per evaluated batch
+        self._counts: list[np.ndarray] = []
         self.stems: list[str] | None = None
-        self._pending: list[tuple[str, np.ndarray, dict[str, np.ndarray]]] = []
+        self._pending: list[tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]] = []
         self._pending_size = 0
+
+    def _id(self, name: str) -> int:
+        if name not in self._ids:
+            self._ids[name] = len(self.names)
+            self.names.append(name)
+        return self._ids[name]
 
     def add(self, name: str, stack, **extra) -> None:
         """Queue a ``(K, n_i, n_j)`` stack for group ``name`` (empty matrices are skipped)."""
-        if name not in self.counts:
-            self.names.append(name)
-            self.counts[name] = 0
         m = np.asarray(stack, dtype=np.float64)
-        keep = m.reshape(m.shape[0], -1).any(axis=1)
+        self.add_many([name], m[None], **{k: np.asarray(v)[None] for k, v in extra.items()})
+
+    def add_many(self, names: list[str], stacks, **extra) -> None:
+        """Queue ``(G, K, n_i, n_j)`` stacks, ``stacks[g]`` for group ``names[g]``; each extra
+        array is ``(G, K)``."""
+        ids = np.array([self._id(name) for name in names], dtype=np.int64)
+        m = np.asarray(stacks, dtype=np.float64)
+        g, k = m.shape[:2]
+        m = m.reshape(g * k, *m.shape[2:])
+        keep = m.reshape(g * k, -1).any(axis=1)
         if not keep.any():
             return
         m = m[keep]
-        ext = {k: np.asarray(v, dtype=np.float64)[keep] for k, v in extra.items()}
+        gid = np.repeat(ids, k)[keep]
+        ext = {
+            key: np.broadcast_to(np.asarray(v, dtype=np.float64), (g, k)).reshape(-1)[keep]
+            for key, v in extra.items()
+        }
         step = max(1, ELEMENT_BUDGET // max(1, m[0].size))
         for a in range(0, len(m), step):
             part = m[a : a + step]
-            self._pending.append((name, part, {k: v[a : a + step] for k, v in ext.items()}))
+            self._pending.append(
+                (gid[a : a + step], part, {key: v[a : a + step] for key, v in ext.items()})
+            )
             self._pending_size += part.size
             if self._pending_size >= ELEMENT_BUDGET:
                 self._flush()
@@ -368,22 +388,25 @@ class FeatureAverager:
     def _flush(self) -> None:
         if not self._pending:
             return
+        gid = np.concatenate([p[0] for p in self._pending])
         stack = np.concatenate([p[1] for p in self._pending], axis=0)
         keys = self._pending[0][2].keys()
         ext = {k: np.concatenate([p[2][k] for p in self._pending]) for k in keys}
+        self._pending = []
+        self._pending_size = 0
         feats = self.feature_fn(stack, **self.kwargs, **ext)
         if self.stems is None:
             self.stems = list(feats)
-        table = np.stack([np.asarray(feats[k], dtype=np.float64) for k in self.stems])
-        pos = 0
-        for name, part, _ in self._pending:
-            k = len(part)
-            total = table[:, pos : pos + k].sum(axis=1)
-            self.sums[name] = self.sums[name] + total if name in self.sums else total
-            self.counts[name] += k
-            pos += k
-        self._pending = []
-        self._pending_size = 0
+        n = len(self.names)
+        self._sums.append(
+            np.stack(
+                [
+                    np.bincount(gid, weights=np.asarray(feats[s], dtype=np.float64), minlength=n)
+                    for s in self.stems
+                ]
+            )
+        )
+        self._counts.append(np.bincount(gid, minlength=n))
 
     def result(self) -> dict[str, dict[str, float]]:
         """``name -> {stem: mean}``; raises when a group has no non-empty matrix."""
@@ -397,9 +420,16 @@ class FeatureAverager:
     def results(self) -> dict[str, dict[str, float] | FeatureComputationError]:
         """``name -> {stem: mean}``, or the error of a group without a non-empty matrix."""
         self._flush()
+        n = len(self.names)
+        counts = np.zeros(n, dtype=np.int64)
+        sums = np.zeros((len(self.stems or ()), n))
+        for c, t in zip(self._counts, self._sums, strict=True):
+            counts[: len(c)] += c
+            sums[:, : t.shape[1]] += t
+        means = (sums / np.maximum(counts, 1)).T.tolist()
         out: dict[str, dict[str, float] | FeatureComputationError] = {}
-        for name in self.names:
-            if self.counts[name] == 0:
+        for i, name in enumerate(self.names):
+            if counts[i] == 0:
                 label = name.split(_ITEM_SEP)[-1]
                 out[name] = FeatureComputationError(
                     f"{self.family}: every {label} matrix is empty (the ROI has no voxel pair, "
@@ -408,8 +438,7 @@ class FeatureAverager:
                     "FeatureSettings.texture_dims",
                 )
                 continue
-            means = self.sums[name] / self.counts[name]
-            out[name] = dict(zip(self.stems, means.tolist(), strict=True))
+            out[name] = dict(zip(self.stems, means[i], strict=True))
         return out
 
 
@@ -728,6 +757,11 @@ def batches(
     return out
 
 
+def item_keys(n_items: int, name: str) -> list[str]:
+    """Group names of ROIs ``0..n_items-1`` in a batch (see :func:`split_items`)."""
+    return [f"{item}{_ITEM_SEP}{name}" for item in range(n_items)]
+
+
 def split_items(results: dict, n_items: int, names: Iterable[str] | None = None) -> list[dict]:
     """``{f"{item}{sep}{name}": value}`` -> one ``{name: value}`` dict per item."""
     out: list[dict] = [{} for _ in range(n_items)]
@@ -735,11 +769,6 @@ def split_items(results: dict, n_items: int, names: Iterable[str] | None = None)
         item, name = key.split(_ITEM_SEP, 1)
         out[int(item)][name] = value
     return out
-
-
-def item_key(item: int, name: str) -> str:
-    """Group name of ROI ``item`` in a batch (see :func:`split_items`)."""
-    return f"{item}{_ITEM_SEP}{name}"
 
 
 def compute_batched(
@@ -757,7 +786,7 @@ def compute_batched(
     ``cost(t) * n ** power`` is the number of matrix elements item ``t`` needs with ``n`` grey
     levels (:func:`batches`).
 
-    ``batch_fn(packed)`` returns ``{item_key(k, suffix): {stem: value} | error}`` for the ROIs
+    ``batch_fn(packed)`` returns ``{item_keys(r, suffix)[k]: {stem: value} | error}`` for the ROIs
     of one packed batch (typically :meth:`FeatureAverager.results`).
     """
     prepared, ok = prepare_many(items, family=family, pad=pad, with_morph=with_morph)

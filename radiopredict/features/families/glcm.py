@@ -39,7 +39,7 @@ from radiopredict.features.families._texture import (
     directions_3d,
     emit,
     entropy2,
-    item_key,
+    item_keys,
     prepare,
     select_aggregations,
     setting,
@@ -346,7 +346,7 @@ def _matrices_many(p, directions: np.ndarray, *, per_slice: bool) -> np.ndarray:
 
 
 def _batch(p, dims, dist: int, settings) -> dict:
-    """``{item_key(k, suffix): {stem: value} | error}`` for the ROIs of one packed batch."""
+    """``{item_keys(r, suffix)[k]: {stem: value} | error}`` for the ROIs of one packed batch."""
     t = p.t
     in_plane = directions_2d(dist)
     if "2D" in dims:
@@ -359,22 +359,22 @@ def _batch(p, dims, dist: int, settings) -> dict:
         out = _matrices_many(p, directions_3d(dist)[4:], per_slice=False)
     aggs = texture_aggregations(settings)
     avg = FeatureAverager(glcm_features, family="GLCM", levels=t.levels)
-    for k in range(p.n_items):
-        ng = p.n_levels[k]
-        groups: dict[str, np.ndarray] = {}
-        if p2 is not None:
-            if "avg" in aggs:
-                groups["2D_avg"] = p2[k].reshape(-1, *p2.shape[-2:])
-            if "comb" in aggs:
-                groups["2D_comb"] = p2[k].sum(axis=0)
-        if "2_5D" in dims:
-            groups["2_5D_avg"] = planar[k]
-            groups["2_5D_comb"] = planar[k].sum(axis=0, keepdims=True)
-        if "3D" in dims:
-            p3 = np.concatenate([planar[k], out[k]], axis=0)
-            groups["3D_avg"] = p3
-            groups["3D_comb"] = p3.sum(axis=0, keepdims=True)
-        for name, stack in groups.items():
-            if name.startswith("2D") or name.rsplit("_", 1)[-1] in aggs:
-                avg.add(item_key(k, name), stack, n_levels=np.full(len(stack), ng))
+    r, n = p.n_items, len(t.levels)
+    groups: dict[str, np.ndarray] = {}
+    if p2 is not None:
+        if "avg" in aggs:
+            groups["2D_avg"] = p2.reshape(r, -1, n, n)
+        if "comb" in aggs:
+            groups["2D_comb"] = p2.sum(axis=1)
+    if "2_5D" in dims:
+        groups["2_5D_avg"] = planar
+        groups["2_5D_comb"] = planar.sum(axis=1, keepdims=True)
+    if "3D" in dims:
+        p3 = np.concatenate([planar, out], axis=1)
+        groups["3D_avg"] = p3
+        groups["3D_comb"] = p3.sum(axis=1, keepdims=True)
+    ng = p.n_levels[:, None].astype(np.float64)
+    for name, stack in groups.items():
+        if name.startswith("2D") or name.rsplit("_", 1)[-1] in aggs:
+            avg.add_many(item_keys(r, name), stack, n_levels=np.broadcast_to(ng, stack.shape[:2]))
     return avg.results()

@@ -25,7 +25,7 @@ from radiopredict.features.families._texture import (
     compute_batched,
     count_matrix,
     emit,
-    item_key,
+    item_keys,
     prepare,
     setting,
     stack_features,
@@ -242,13 +242,14 @@ def _batch(p, dims, metric: str) -> dict:
         d2 = count_matrix(g, code, j_idx, r * nz, n, len(j_vals)).reshape(r, nz, n, -1)
         nv = np.bincount(g, weights=size, minlength=r * nz).reshape(r, nz)
         avg = FeatureAverager(_features, family="GLDZM", i_vals=t.levels, j_vals=j_vals)
-        for k in range(r):
-            if "2D" in dims:
-                avg.add(item_key(k, "2D"), d2[k], n_voxels=nv[k])
-            if "2_5D" in dims:
-                avg.add(
-                    item_key(k, "2_5D"), d2[k].sum(axis=0, keepdims=True), n_voxels=[nv[k].sum()]
-                )
+        if "2D" in dims:
+            avg.add_many(item_keys(r, "2D"), d2, n_voxels=nv)
+        if "2_5D" in dims:
+            avg.add_many(
+                item_keys(r, "2_5D"),
+                d2.sum(axis=1, keepdims=True),
+                n_voxels=nv.sum(axis=1)[:, None],
+            )
         res.update(avg.results())
     if "3D" in dims:
         code, size, _, zd, item = _zone_distances(t, in_plane=False, metric=metric, packed=p)
@@ -256,7 +257,6 @@ def _batch(p, dims, metric: str) -> dict:
         d3 = count_matrix(item, code, j_idx, r, n, len(j_vals))
         nv = np.bincount(item, weights=size, minlength=r)
         avg = FeatureAverager(_features, family="GLDZM", i_vals=t.levels, j_vals=j_vals)
-        for k in range(r):
-            avg.add(item_key(k, "3D"), d3[k : k + 1], n_voxels=[nv[k]])
+        avg.add_many(item_keys(r, "3D"), d3[:, None], n_voxels=nv[:, None])
         res.update(avg.results())
     return res

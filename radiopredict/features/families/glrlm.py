@@ -28,7 +28,7 @@ from radiopredict.features.families._texture import (
     directions_2d,
     directions_3d,
     emit,
-    item_key,
+    item_keys,
     prepare,
     select_aggregations,
     stack_features,
@@ -250,7 +250,7 @@ def compute_many(
 
 
 def _batch(p, dims, settings) -> dict:
-    """``{item_key(k, suffix): {stem: value} | error}`` for the ROIs of one packed batch."""
+    """``{item_keys(r, suffix)[k]: {stem: value} | error}`` for the ROIs of one packed batch."""
     t, r = p.t, p.n_items
     codes = t.codes
     nz = codes.shape[0]
@@ -286,17 +286,16 @@ def _batch(p, dims, settings) -> dict:
         r_out = count_matrix(item[n_p:] * nv + grp, lvl[n_p:], j_idx[n_p:], r * nv, n, nj)
         r3 = np.concatenate([r_planar, r_out.reshape(r, nv, n, nj)], axis=1)
     avg = FeatureAverager(_features, family="GLRLM", i_vals=t.levels, j_vals=j_vals)
-    for k in range(r):
-        groups: dict[str, np.ndarray] = {}
-        if "2D" in dims:
-            groups["2D_avg"] = r2[k].reshape(-1, n, nj)
-            groups["2D_comb"] = r2[k].sum(axis=0)
-        if "2_5D" in dims:
-            groups["2_5D_avg"] = r_planar[k]
-            groups["2_5D_comb"] = r_planar[k].sum(axis=0, keepdims=True)
-        if volumetric:
-            groups["3D_avg"] = r3[k]
-            groups["3D_comb"] = r3[k].sum(axis=0, keepdims=True)
-        for name, stack in select_aggregations(groups, settings).items():
-            avg.add(item_key(k, name), stack)
+    groups: dict[str, np.ndarray] = {}
+    if "2D" in dims:
+        groups["2D_avg"] = r2.reshape(r, -1, n, nj)
+        groups["2D_comb"] = r2.sum(axis=1)
+    if "2_5D" in dims:
+        groups["2_5D_avg"] = r_planar
+        groups["2_5D_comb"] = r_planar.sum(axis=1, keepdims=True)
+    if volumetric:
+        groups["3D_avg"] = r3
+        groups["3D_comb"] = r3.sum(axis=1, keepdims=True)
+    for name, stack in select_aggregations(groups, settings).items():
+        avg.add_many(item_keys(r, name), stack)
     return avg.results()

@@ -24,7 +24,7 @@ from radiopredict.features.families._texture import (
     compute_batched,
     count_matrix,
     emit,
-    item_key,
+    item_keys,
     prepare,
     stack_features,
     texture_dims,
@@ -163,11 +163,10 @@ def _batch(p, dims) -> dict:
         s2 = count_matrix(item * nz + z, code, j_idx, r * nz, n, len(j_vals))
         s2 = s2.reshape(r, nz, n, len(j_vals))
         avg = FeatureAverager(_features, family="GLSZM", i_vals=t.levels, j_vals=j_vals)
-        for k in range(r):
-            if "2D" in dims:
-                avg.add(item_key(k, "2D"), s2[k])
-            if "2_5D" in dims:
-                avg.add(item_key(k, "2_5D"), s2[k].sum(axis=0, keepdims=True))
+        if "2D" in dims:
+            avg.add_many(item_keys(r, "2D"), s2)
+        if "2_5D" in dims:
+            avg.add_many(item_keys(r, "2_5D"), s2.sum(axis=1, keepdims=True))
         res.update(avg.results())
     if "3D" in dims:
         code, size, _, flat_idx, zone = zone_table(t.codes, in_plane=False)
@@ -175,7 +174,6 @@ def _batch(p, dims) -> dict:
         j_vals, j_idx = compact_axis(size)
         s3 = count_matrix(item, code, j_idx, r, n, len(j_vals))
         avg = FeatureAverager(_features, family="GLSZM", i_vals=t.levels, j_vals=j_vals)
-        for k in range(r):
-            avg.add(item_key(k, "3D"), s3[k : k + 1])
+        avg.add_many(item_keys(r, "3D"), s3[:, None])
         res.update(avg.results())
     return res

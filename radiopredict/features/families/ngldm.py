@@ -26,7 +26,7 @@ from radiopredict.features.families._texture import (
     compute_batched,
     count_matrix,
     emit,
-    item_key,
+    item_keys,
     neighbour_offsets,
     prepare,
     setting,
@@ -230,11 +230,10 @@ def _batch(p, dims, dist: int, alpha: float) -> dict:
         pos = pidx.size
     if "3" in dep:
         m3 = count_matrix(item, code, j_idx[pos : pos + pidx.size], r, n, nj)
-    for k in range(r):
-        if m2 is not None and "2D" in dims:
-            avg.add(item_key(k, "2D"), m2[k], n_voxels=nv[k])
-        if m2 is not None and "2_5D" in dims:
-            avg.add(item_key(k, "2_5D"), m2[k].sum(axis=0, keepdims=True), n_voxels=[count[k]])
-        if m3 is not None:
-            avg.add(item_key(k, "3D"), m3[k : k + 1], n_voxels=[count[k]])
+    if m2 is not None and "2D" in dims:
+        avg.add_many(item_keys(r, "2D"), m2, n_voxels=nv)
+    if m2 is not None and "2_5D" in dims:
+        avg.add_many(item_keys(r, "2_5D"), m2.sum(axis=1, keepdims=True), n_voxels=count[:, None])
+    if m3 is not None:
+        avg.add_many(item_keys(r, "3D"), m3[:, None], n_voxels=count[:, None])
     return avg.results()

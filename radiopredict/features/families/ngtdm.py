@@ -26,7 +26,7 @@ from radiopredict.features.families._texture import (
     box_sums,
     compute_batched,
     emit,
-    item_key,
+    item_keys,
     prepare,
     setting,
     stack_features,
@@ -190,11 +190,10 @@ def _batch(p, dims, dist: int) -> dict:
         m2 = m2.reshape(r, nz, 2, n)
     if "3D" in dims:
         m3 = _matrices(codes, values, vsum3 - values, csum3 - inside, item, r, n)
-    for k in range(r):
-        if m2 is not None and "2D" in dims:
-            avg.add(item_key(k, "2D"), m2[k])
-        if m2 is not None and "2_5D" in dims:
-            avg.add(item_key(k, "2_5D"), m2[k].sum(axis=0, keepdims=True))
-        if m3 is not None:
-            avg.add(item_key(k, "3D"), m3[k : k + 1])
+    if m2 is not None and "2D" in dims:
+        avg.add_many(item_keys(r, "2D"), m2)
+    if m2 is not None and "2_5D" in dims:
+        avg.add_many(item_keys(r, "2_5D"), m2.sum(axis=1, keepdims=True))
+    if m3 is not None:
+        avg.add_many(item_keys(r, "3D"), m3[:, None])
     return avg.results()
