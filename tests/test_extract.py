@@ -312,3 +312,45 @@ def test_native_engine_through_extract(cohort_dir):
     assert res.provenance["config"]["settings"]["families"] == ["intensity_stats"]
     means = res.features["stat_mean"].droplevel([1, 2, 3])
     assert means["p3"] - means["p1"] == pytest.approx(14.0, rel=1e-9)
+
+
+def test_native_engine_all_families_batched_equal_one_roi_at_a_time(cohort_dir):
+    """Every family, several labels and image types in one batch: the values of
+    compute_features on each label of the whole (filtered) image."""
+    from radiopredict.features import FeatureSettings, compute_features
+    from radiopredict.features.engines import NativeEngine
+    from radiopredict.features.filters import FilterSpec, apply_filter
+
+    settings = FeatureSettings()
+    spec = FilterSpec(kind="log", boundary="mirror", sigma_mm=1.5)
+    engine = NativeEngine(settings, [spec])
+    image = cohort_dir / "p0.nrrd"
+    path = cohort_dir / "mask2.nrrd"
+    out = engine.compute(image, [(path, 1), (path, 2)])
+    full_image = sitk.ReadImage(str(image))
+    filtered = apply_filter(full_image, spec)
+    mask = sitk.ReadImage(str(path))
+    for label, feats in zip((1, 2), out, strict=True):
+        roi = sitk.Cast(mask == label, sitk.sitkUInt8)
+        ref = dict(compute_features(full_image, roi, settings))
+        ref.update(
+            {f"{spec.name}__{k}": v for k, v in compute_features(filtered, roi, settings).items()}
+        )
+        assert sorted(feats) == sorted(ref)
+        for tag, value in ref.items():
+            assert feats[tag] == pytest.approx(value, rel=1e-9, abs=1e-12), tag
+
+
+def test_native_engine_checks_in_memory_masks_against_the_image(cohort_dir):
+    from radiopredict.errors import GeometryMismatchError
+    from radiopredict.features import FeatureSettings
+    from radiopredict.features.engines import NativeEngine
+
+    engine = NativeEngine(FeatureSettings(families=("intensity_stats",)))
+    image = cohort_dir / "p0.nrrd"
+    shifted = sitk.ReadImage(str(cohort_dir / "mask2.nrrd"))
+    shifted.SetOrigin([o + 5.0 for o in shifted.GetOrigin()])
+    out = engine.compute(image, [(shifted, 1), (cohort_dir / "mask2.nrrd", 1)])
+    assert isinstance(out[0], GeometryMismatchError) and out[0].radiopredict_stage == "read"
+    assert "origin" in str(out[0]) and out[0].fix
+    assert isinstance(out[1], dict) and "stat_mean" in out[1]
