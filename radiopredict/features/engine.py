@@ -1,4 +1,5 @@
-"""The native IBSI-1 feature engine: :func:`compute_features`.
+"""The native IBSI-1 feature engine: :func:`compute_features` for one ROI,
+:func:`compute_features_many` for several (the families' batched implementations).
 
 The chain is the IBSI one: read image and mask -> interpolate onto the IBSI grid -> morphological
 mask -> resegment into the intensity mask -> morphology, local intensity and intensity statistics
@@ -365,11 +366,10 @@ class _State:
         for name, part in self.parts.items():  # texture families, in the order they ran
             if name not in self.ORDER:
                 out.update(part)
-        for tag, value in out.items():
-            if not math.isfinite(value):
-                self.not_computed[tag] = "value is not finite for this ROI (e.g. division by zero)"
-        if len(self.not_computed):
-            out = {k: v for k, v in out.items() if math.isfinite(v)}
+        bad = [tag for tag, value in out.items() if not math.isfinite(value)]
+        for tag in bad:
+            self.not_computed[tag] = "value is not finite for this ROI (e.g. division by zero)"
+            del out[tag]
         return out
 
     def series(self, settings: dict[str, Any]) -> pd.Series:

@@ -657,13 +657,10 @@ class Packed:
         return self.item_of_x[flat_index % self.t.codes.shape[2]]
 
 
-def pack(
-    inputs: list[TextureInput], members: list[int], levels: np.ndarray | None = None
-) -> Packed:
+def pack(inputs: list[TextureInput], members: list[int]) -> Packed:
     """Pack prepared inputs (same ``pad``) along x, re-coded on the union of their levels."""
     pad = inputs[0].pad
-    if levels is None:
-        levels = np.unique(np.concatenate([t.levels for t in inputs]))
+    levels = np.unique(np.concatenate([t.levels for t in inputs]))
     nz = max(t.codes.shape[0] for t in inputs)
     ny = max(t.codes.shape[1] for t in inputs)
     widths = [t.codes.shape[2] + 1 for t in inputs]  # one more zero column after each ROI
@@ -762,7 +759,7 @@ def item_keys(n_items: int, name: str) -> list[str]:
     return [f"{item}{_ITEM_SEP}{name}" for item in range(n_items)]
 
 
-def split_items(results: dict, n_items: int, names: Iterable[str] | None = None) -> list[dict]:
+def split_items(results: dict, n_items: int) -> list[dict]:
     """``{f"{item}{sep}{name}": value}`` -> one ``{name: value}`` dict per item."""
     out: list[dict] = [{} for _ in range(n_items)]
     for key, value in results.items():
