@@ -35,6 +35,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -43,6 +44,7 @@ import SimpleITK as sitk
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("RADIOPREDICT_SHARED_DATA", ROOT.parent / "shared" / "data"))
 CASES = ["brain1", "brain2", "breast1", "lung1", "lung2"]
+ROUNDS = 5  # labels part: rounds of 1, 3 and 10 labels, alternating
 PARAMS = """imageType:
   Original: {}
   LoG:
@@ -66,14 +68,6 @@ def _timed(func):
     t0 = time.perf_counter()
     out = func()
     return time.perf_counter() - t0, out
-
-
-def _timed_min(func, repeat: int = 3):
-    """Best of ``repeat`` runs (the least disturbed by other jobs on a shared machine)."""
-    best, out = _timed(func)
-    for _ in range(repeat - 1):
-        best = min(best, _timed(func)[0])
-    return best, out
 
 
 #: Magnitude below which two feature values count as zero in the comparisons: a variance of a
@@ -262,7 +256,8 @@ def part_labels(work: Path, rows: list[str]) -> None:
         "pyradiomics backend: the YAML above (Original + LoG 1, 2, 3 mm + 8 coif1 wavelet "
         "sub-bands, all classes). Native engine: default `FeatureSettings`, Original + IBSI-2 "
         "LoG 1, 2, 3 mm + the 8 coif1 sub-bands (periodic). 'together' = all labels of the image "
-        "in one call (filters once per group of nearby labels), best of 3 runs; 'per label' = "
+        f"in one call (filters once per group of nearby labels), best of {ROUNDS} rounds in "
+        "which 1, 3 and 10 labels alternate; 'per label' = "
         "one call per label (pyradiomics: `execute`; native: the engine with one label, i.e. "
         "filtering repeated), one run. 'feature classes' = the part of the backend's best run "
         "spent inside pyradiomics' own `computeFeatures` and `computeShape` (the per-ROI work "
@@ -276,24 +271,34 @@ def part_labels(work: Path, rows: list[str]) -> None:
     warm = str(_multilabel(1, work, "scattered"))  # imports and first-call costs, untimed
     engine.execute(image, [(warm, 1)])
     native.compute(image, [(warm, 1)])
+    sizes = (1, 3, 10)
     for layout in ("subregions", "scattered"):
-        one = one_native = one_classes = None
-        for n in (1, 3, 10):
-            mask = str(_multilabel(n, work, layout))
-            items = [(mask, lab) for lab in range(1, n + 1)]
-            runs = []
-            for _ in range(3):  # best of 3, with the feature-class time of that run
+        masks = {n: str(_multilabel(n, work, layout)) for n in sizes}
+        items = {n: [(masks[n], lab) for lab in range(1, n + 1)] for n in sizes}
+        # the sizes alternate within each round, so that the machine's drift (up to 40 % here
+        # between minutes) hits 1, 3 and 10 labels alike; best of the rounds for each size
+        back: dict[int, list] = {n: [] for n in sizes}
+        nat: dict[int, list] = {n: [] for n in sizes}
+        outs: dict[int, Any] = {}
+        nat_outs: dict[int, Any] = {}
+        for _ in range(ROUNDS):
+            for n in sizes:
                 feature_time[0] = 0.0
-                t_run, out = _timed(lambda items=items: engine.execute(image, items))
-                runs.append((t_run, feature_time[0]))
-            t_ours, t_classes = min(runs)
+                t_run, outs[n] = _timed(lambda it=items[n]: engine.execute(image, it))
+                back[n].append((t_run, feature_time[0]))
+                t_nat, nat_outs[n] = _timed(lambda it=items[n]: native.compute(image, it))
+                nat[n].append(t_nat)
+        one, one_classes = min(back[1])
+        one_native = min(nat[1])
+        for n in sizes:
+            t_ours, t_classes = min(back[n])
+            out, nat_out = outs[n], nat_outs[n]
             assert not any(isinstance(o, Exception) for o in out), out
-            one = one or t_ours
-            one_classes = one_classes or t_classes
+            assert not any(isinstance(o, Exception) for o in nat_out), nat_out
             floor = (one - one_classes + t_classes) / one
             if n <= 3:
                 t_ref, ref = _timed(
-                    lambda mask=mask, n=n: [
+                    lambda n=n, mask=masks[n]: [
                         extractor.execute(image, mask, label=lab) for lab in range(1, n + 1)
                     ]
                 )
@@ -301,17 +306,15 @@ def part_labels(work: Path, rows: list[str]) -> None:
                 ref_txt = f"{t_ref:.1f} (max rel diff {worst:.3g})"
             else:
                 ref_txt = "not run"
-            t_nat, nat = _timed_min(lambda items=items: native.compute(image, items))
-            assert not any(isinstance(o, Exception) for o in nat), nat
-            one_native = one_native or t_nat
+            t_nat = min(nat[n])
             t_nat1, nat1 = _timed(
-                lambda items=items: [native.compute(image, [it])[0] for it in items]
+                lambda its=items[n]: [native.compute(image, [it])[0] for it in its]
             )
-            worst_nat = max(_max_rel(a, b) for a, b in zip(nat, nat1, strict=True))
+            worst_nat = max(_max_rel(a, b) for a, b in zip(nat_out, nat1, strict=True))
             rows.append(
-                f"| {layout} | {n} | {t_ours:.1f} ({t_ours / one:.2f}x one label) "
+                f"| {layout} | {n} | {t_ours:.2f} ({t_ours / one:.2f}x one label) "
                 f"| {t_classes:.2f} | {floor:.2f}x | {ref_txt} "
-                f"| {t_nat:.1f} ({t_nat / one_native:.2f}x one label) "
+                f"| {t_nat:.2f} ({t_nat / one_native:.2f}x one label) "
                 f"| {t_nat1:.1f} (max rel diff {worst_nat:.3g}) |"
             )
             print(rows[-1], flush=True)

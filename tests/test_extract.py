@@ -249,8 +249,21 @@ def test_native_engine_filters_once_on_exact_crop(shared_data, cohort_dir):
     assert worst < 1e-6
 
 
-def test_native_engine_scattered_labels_equal_whole_image(shared_data, tmp_path, monkeypatch):
-    """Labels far apart get crops of their own; values equal whole-image filtering."""
+@pytest.mark.parametrize(
+    "spec_kw",
+    [
+        dict(kind="log", boundary="mirror", sigma_mm=1.5),
+        dict(kind="log", boundary="constant", sigma_mm=1.5),
+        dict(kind="wavelet", boundary="periodic", wavelet="coif1", response="HLL"),
+    ],
+    ids=["log-mirror", "log-zero", "wavelet-periodic"],
+)
+def test_native_engine_scattered_labels_equal_whole_image(
+    shared_data, tmp_path, monkeypatch, spec_kw
+):
+    """Labels far apart get crops of their own; values equal whole-image filtering, also for a
+    label at the image border (its crop ends at the border, or keeps the whole axis when the
+    boundary condition is periodic)."""
     from radiopredict.errors import LabelNotFoundError
     from radiopredict.features import FeatureSettings, compute_features
     from radiopredict.features.engines import NativeEngine
@@ -277,7 +290,7 @@ def test_native_engine_scattered_labels_equal_whole_image(shared_data, tmp_path,
     path = tmp_path / "labels.nrrd"
     sitk.WriteImage(mask, str(path))
     settings = FeatureSettings(families=("local_intensity", "intensity_stats", "glcm"))
-    spec = FilterSpec(kind="log", boundary="mirror", sigma_mm=1.5)
+    spec = FilterSpec(**spec_kw)
     engine = NativeEngine(settings, [spec])
     out = engine.compute(
         str(src / "brain2_image.nrrd"), [(path, 1), (path, 2), (path, 7), (path, 3)]
@@ -298,6 +311,39 @@ def test_native_engine_scattered_labels_equal_whole_image(shared_data, tmp_path,
             if feats[tag] != value:
                 worst = max(worst, abs(feats[tag] - value) / max(abs(value), 1e-300))
     assert worst < 1e-6
+
+
+@pytest.mark.parametrize("pixel", ["uint8", "int32"])
+def test_native_engine_reads_named_labels_of_a_label_map(tmp_path, pixel):
+    """Labels by name (sidecar) or number from one scan of the label map; an absent label fails
+    alone, with the labels present in its message (int32 with a negative value: the other
+    scan, as read_mask does it)."""
+    from radiopredict.errors import LabelNotFoundError
+    from radiopredict.features import FeatureSettings
+    from radiopredict.features.engines import NativeEngine
+    from radiopredict.imaging import write_mask
+
+    rng = np.random.default_rng(3)
+    pixels = rng.normal(100, 20, (12, 30, 30)).round()
+    arr = np.zeros(pixels.shape, dtype=pixel)
+    arr[2:6, 3:9, 3:9], arr[6:9, 10:20, 12:18], arr[3:5, 22:28, 20:26] = 1, 2, 4
+    if pixel == "int32":
+        arr[10:12, 0:4, 0:4] = -1
+    image = sitk.GetImageFromArray(pixels)
+    image.SetSpacing((0.8, 0.8, 2.0))
+    mask = sitk.GetImageFromArray(arr)
+    mask.CopyInformation(image)
+    image_path = tmp_path / "image.nrrd"
+    sitk.WriteImage(image, str(image_path))
+    path = write_mask(mask, tmp_path / "unet.nrrd", {1: "tumour", 2: "necrosis", 4: "node"})
+    engine = NativeEngine(FeatureSettings(families=("intensity_stats",)))
+    out = engine.compute(
+        str(image_path), [(path, "necrosis"), (path, 4), (path, "oedema"), (path, 1)]
+    )
+    for res, value in zip((out[0], out[1], out[3]), (2, 4, 1), strict=True):
+        assert res["stat_mean"] == pytest.approx(pixels[arr == value].mean(), rel=1e-12)
+    assert isinstance(out[2], LabelNotFoundError)
+    assert "1 ('tumour'), 2 ('necrosis'), 4 ('node')" in str(out[2])
 
 
 def test_native_engine_through_extract(cohort_dir):

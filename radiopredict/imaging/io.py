@@ -188,11 +188,16 @@ def _present_labels(mask: sitk.Image) -> list[int]:
     return [int(v) for v in np.unique(sitk.GetArrayViewFromImage(mask)) if v != 0]
 
 
-def _label_names_for(path: Path, mask: sitk.Image) -> dict[int, str]:
-    """Names of the labels present in a label-map mask (number as text when unnamed)."""
+def _label_names_for(
+    path: Path, mask: sitk.Image, present: list[int] | None = None
+) -> dict[int, str]:
+    """Names of the labels present in a label-map mask (number as text when unnamed);
+    ``present``: the labels present, when the caller has found them already."""
     declared = _nrrd_segment_names(mask)
     declared.update(_sidecar_names(path))
-    return {v: declared.get(v, str(v)) for v in _present_labels(mask)}
+    if present is None:
+        present = _present_labels(mask)
+    return {v: declared.get(v, str(v)) for v in present}
 
 
 def mask_labels(path: PathLikeStr) -> dict[int, str]:

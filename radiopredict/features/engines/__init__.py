@@ -186,8 +186,12 @@ class NativeEngine:
             pad = None
             if cut:
                 pad = filter_radius(spec, spacing[::-1])[::-1] + peak
+            # a crop that reaches the image border ends there, so the boundary condition is
+            # applied where the whole image applies it; a periodic one wraps around to the
+            # opposite border, so that crop keeps the whole axis
+            periodic = spec.boundary == "periodic"
             for members, lo, hi in crop_groups(
-                [rois[i].box for i in good], size, pad, full_axis_at_border=True
+                [rois[i].box for i in good], size, pad, full_axis_at_border=periodic
             ):
                 response = filter_array(pixels[_zyx(lo, hi)], spec, spacing_zyx)
                 for i in (good[m] for m in members):
@@ -260,12 +264,14 @@ def _read_rois(image, items, peak) -> list:
 
 
 class _LabelMap:
-    """A label-map mask file read once: its image, label names and the box of every label."""
+    """A label-map mask file read once: its image, label names and the box of every label
+    (the labels present and their boxes from one scan of the voxels)."""
 
-    def __init__(self, img=None, names=None, path=None, error=None):
-        self.img, self.names, self.path, self.error = img, names, path, error
+    def __init__(self, img=None, path=None, error=None):
+        self.img, self.path, self.error = img, path, error
         self._boxes = None
         self._array = None
+        self._names = None
 
     @classmethod
     def read(cls, mask, image):
@@ -275,7 +281,6 @@ class _LabelMap:
             return cls()
         try:
             from radiopredict.imaging import dicom, read_mask
-            from radiopredict.imaging.io import _label_names_for
         except ImportError:  # imaging module not available: per-label reads
             return cls()
         path = Path(mask)
@@ -285,7 +290,7 @@ class _LabelMap:
             img = read_mask(path, image)
         except Exception as exc:
             return cls(error=exc)
-        return cls(img, _label_names_for(path, img), path)
+        return cls(img, path)
 
     def select(self, mask, image, label):
         """``(label-map array, number, box)`` for a label of a label map, else a mask image."""
@@ -295,19 +300,30 @@ class _LabelMap:
             return _read_mask(mask, image, label)
         from radiopredict.imaging.io import _resolve_label
 
-        number = _resolve_label(label, self.names, self.path)
+        self._scan()
+        number = _resolve_label(label, self._names, self.path)
         box = self._box(number)
         return self._array, number, box
 
-    def _box(self, number):
+    def _scan(self) -> None:
+        """Find the labels present, their names and boxes (once)."""
         import SimpleITK as sitk
         from scipy import ndimage
 
-        if self._boxes is None:
-            arr = self._array = np.asarray(sitk.GetArrayViewFromImage(self.img))
-            if arr.dtype.kind != "u":  # find_objects ignores 0; negative values are no label
-                arr = np.clip(arr, 0, None)
-            self._boxes = ndimage.find_objects(arr)
+        from radiopredict.imaging.io import _label_names_for
+
+        if self._boxes is not None:
+            return
+        arr = self._array = np.asarray(sitk.GetArrayViewFromImage(self.img))
+        present = None
+        if arr.dtype.kind != "u":  # find_objects ignores 0; negative values are no label
+            arr = np.clip(arr, 0, None)
+        self._boxes = ndimage.find_objects(arr)
+        if self._array.dtype.kind == "u":  # every label has a box: one scan for both
+            present = [i + 1 for i, sl in enumerate(self._boxes) if sl is not None]
+        self._names = _label_names_for(self.path, self.img, present)
+
+    def _box(self, number):
         sl = self._boxes[number - 1] if 0 < number <= len(self._boxes) else None
         if sl is None:
             raise EmptyMaskError(
