@@ -387,6 +387,43 @@ def test_native_engine_all_families_batched_equal_one_roi_at_a_time(cohort_dir):
             assert feats[tag] == pytest.approx(value, rel=1e-9, abs=1e-12), tag
 
 
+def test_native_engine_with_resampling_batches_one_image_type_at_a_time(cohort_dir, monkeypatch):
+    """With resampling each ROI needs the whole (filtered) image: the engine computes one
+    image type at a time, on views of it (memory does not grow with labels x filters), and
+    the values are compute_features' on the whole (filtered) image."""
+    from radiopredict.features import FeatureSettings, compute_features
+    from radiopredict.features import engine as core
+    from radiopredict.features.engines import NativeEngine
+    from radiopredict.features.filters import FilterSpec, apply_filter
+
+    sizes = []
+    real = core.features_many_as_dicts
+
+    def recording(batch, *args, **kwargs):  # the real function; its batch sizes are recorded
+        sizes.append(len(batch))
+        return real(batch, *args, **kwargs)
+
+    monkeypatch.setattr(core, "features_many_as_dicts", recording)
+    settings = FeatureSettings(new_spacing=(2.0, 2.0, 2.0), families=("intensity_stats", "glcm"))
+    specs = [
+        FilterSpec(kind="log", boundary="mirror", sigma_mm=1.5),
+        FilterSpec(kind="mean", boundary="nearest", support=3),
+    ]
+    image, path = cohort_dir / "p0.nrrd", cohort_dir / "mask2.nrrd"
+    out = NativeEngine(settings, specs).compute(image, [(path, 1), (path, 2)])
+    assert sizes == [2, 2, 2]  # original, then each filter: the two labels of that image type
+    full_image, mask = sitk.ReadImage(str(image)), sitk.ReadImage(str(path))
+    for label, feats in zip((1, 2), out, strict=True):
+        roi = sitk.Cast(mask == label, sitk.sitkUInt8)
+        ref = dict(compute_features(full_image, roi, settings))
+        for spec in specs:
+            filtered = compute_features(apply_filter(full_image, spec), roi, settings)
+            ref.update({f"{spec.name}__{k}": v for k, v in filtered.items()})
+        assert list(feats) == list(ref)
+        for tag, value in ref.items():
+            assert feats[tag] == pytest.approx(value, rel=1e-9, abs=1e-12), tag
+
+
 def test_native_engine_checks_in_memory_masks_against_the_image(cohort_dir):
     from radiopredict.errors import GeometryMismatchError
     from radiopredict.features import FeatureSettings

@@ -120,8 +120,34 @@ def test_batches_keep_padding_small():
         tx.TextureInput(np.zeros((3, 3, 3), np.int32), np.arange(lo, hi, dtype=float), hi, 0)
         for lo, hi in [(1, 5), (2, 6), (400, 410), (3, 7), (405, 409)]
     ]
-    out = tx.batches(ts, list(range(5)), lambda t: 1000, 1)
+    out = tx.batches(ts, list(range(5)), lambda shape: 1000, 1)
     assert sorted(map(sorted, out)) == [[0, 1, 3], [2, 4]]  # far apart levels: separate
+
+
+def test_batches_count_the_slices_and_rows_that_packing_adds():
+    """Packed, every ROI of a batch gets the batch's slices and rows: 30 one-slice ROIs do
+    not join a 60-slice one (their matrices would be padded to 60 slices each), but are
+    batched among themselves."""
+    levels = np.arange(1, 33, dtype=float)
+    big = tx.TextureInput(np.zeros((62, 22, 22), np.int32), levels, 32, 1)
+    small = [tx.TextureInput(np.zeros((3, 3, 3), np.int32), levels, 32, 1) for _ in range(30)]
+    ts = [big, *small]
+    seen = []
+
+    def cost(shape):  # the per-slice GLCM's: 4 directions x slices, and their transposes
+        seen.append(shape)
+        return 2 * (4 * (shape[0] - 2) + 13)
+
+    out = tx.batches(ts, list(range(len(ts))), cost, 2)
+    assert (62, 22, 3) in seen  # a small ROI costed at the big one's slices and rows
+    with_big = next(b for b in out if 0 in b)
+    assert len(with_big) <= 2
+    assert max(len(b) for b in out if 0 not in b) >= 20  # the small ones stay together
+    padded = sum(
+        sum(cost((max(ts[m].codes.shape[0] for m in b), 0, 0)) for m in b) * 32**2 for b in out
+    )
+    own = sum(cost(t.codes.shape) * 32**2 for t in ts)
+    assert padded <= 2 * own + tx.BATCH_SLACK * len(out)
 
 
 def test_pack_keeps_rois_apart():
@@ -141,6 +167,25 @@ def test_pack_keeps_rois_apart():
     # at least 2 * pad + 1 zero columns between the two ROIs' voxels
     cols = np.flatnonzero(p.t.codes.any(axis=(0, 1)))
     assert np.diff(cols).max() >= 2 * 1 + 2
+
+
+@pytest.mark.parametrize("pad", [0, 1, 2])
+def test_pack_separates_every_pair_of_neighbouring_rois(pad):
+    """Between any two packed ROIs lie more zero columns than the neighbourhood reaches."""
+    rng = np.random.default_rng(4)
+    ins = [
+        tx.prepare(*_random_item(rng, shape, 4, 1.0)[:3], family="t", pad=pad)
+        for shape in [(2, 3, 4), (1, 1, 1), (3, 2, 2), (2, 2, 5)]
+    ]
+    p = tx.pack(ins, list(range(len(ins))))
+    owner = p.item_of_x
+    cols = np.flatnonzero(p.t.codes.any(axis=(0, 1)))
+    for a, b in zip(cols[:-1], cols[1:], strict=True):
+        if owner[a] != owner[b]:  # the last column of one ROI, the first of the next
+            assert b - a - 1 >= 2 * pad + 1
+    assert [int(np.count_nonzero(p.t.codes[:, :, owner == k])) for k in range(4)] == [
+        int(np.count_nonzero(t.codes)) for t in ins
+    ]
 
 
 def _image_items(seed=0):
@@ -218,6 +263,65 @@ def test_local_intensity_compute_many_equals_compute():
             assert g == pytest.approx(ref, rel=1e-12)
 
 
+def _brute_force_peaks(img, roi, spacing):
+    """The IBSI definition voxel by voxel: mean of the image voxels whose centres lie within
+    the 1 cm^3 sphere (voxels outside the image do not count)."""
+    from radiopredict.features.preprocess import LOCAL_PEAK_RADIUS_MM
+
+    grid = np.stack(np.meshgrid(*[np.arange(n) for n in img.shape], indexing="ij"), axis=-1)
+    mm = grid * np.asarray(spacing)
+    local = []
+    for c in np.argwhere(roi):
+        d2 = ((mm - c * np.asarray(spacing)) ** 2).sum(axis=-1)
+        local.append(img[d2 <= LOCAL_PEAK_RADIUS_MM**2 + 1e-9].mean())
+    local, vals = np.array(local), img[roi]
+    return {"loc_peak_loc": local[vals == vals.max()].max(), "loc_peak_glob": local.max()}
+
+
+@pytest.mark.parametrize("spacing", [(2.0, 0.7, 0.7), (1.0, 1.0, 1.0), (5.0, 0.6, 0.6)])
+def test_local_intensity_running_sums_and_fft_equal_the_definition(spacing):
+    from radiopredict.features.families import local_intensity as li
+
+    rng = np.random.default_rng(11)
+    img = rng.normal(0, 50, size=(7, 26, 28)).round()
+    img[3, 12, 14] = 400  # one maximum inside, a tie of the maximum at the border below
+    img[0, 0, 3] = 400
+    rois = []
+    for z0, y0, x0, s in [(2, 9, 11, 6), (0, 0, 0, 4), (5, 20, 22, 6)]:  # inside, at borders
+        m = np.zeros(img.shape, bool)
+        m[z0 : z0 + 2, y0 : y0 + s, x0 : x0 + s] = True
+        rois.append(m)
+    kernel = li.sphere_kernel(spacing)
+    half = [(k - 1) // 2 for k in kernel.shape]
+    widths = kernel.sum(axis=2)
+    rows = [
+        (dz - half[0], dy - half[1], (int(widths[dz, dy]) - 1) // 2)
+        for dz in range(kernel.shape[0])
+        for dy in range(kernel.shape[1])
+        if widths[dz, dy] > 0
+    ]
+    by_rows = li._peaks([(img, m) for m in rois], rows, half)
+    for m, rows_res, many in zip(rois, by_rows, li.compute_many([(img, m) for m in rois], spacing)):
+        ref = _brute_force_peaks(img, m, spacing)
+        assert rows_res == pytest.approx(ref, rel=1e-12)
+        assert li._peaks_fft(img, m, kernel) == pytest.approx(ref, rel=1e-12)
+        assert many == pytest.approx(ref, rel=1e-12)
+
+
+def test_local_intensity_takes_the_fft_for_large_rois_on_fine_grids():
+    from radiopredict.features.families import local_intensity as li
+
+    big = np.zeros((40, 60, 60), bool)
+    big[5:35, 10:50, 10:50] = True
+    small = np.zeros((5, 12, 12), bool)
+    small[1:4, 2:10, 2:10] = True
+    fine = li.sphere_kernel((0.5, 0.5, 0.5))
+    n_rows = int((fine.sum(axis=2) > 0).sum())
+    assert li._fft_cheaper(big, fine.shape, n_rows)
+    coarse = li.sphere_kernel((5.0, 2.0, 2.0))
+    assert not li._fft_cheaper(small, coarse.shape, int((coarse.sum(axis=2) > 0).sum()))
+
+
 def test_first_order_many_matches_numpy():
     from radiopredict.features.families.intensity_stats import first_order_many
 
@@ -233,3 +337,29 @@ def test_first_order_many_matches_numpy():
         assert got["s_medad"] == pytest.approx(np.mean(np.abs(x - np.median(x))), rel=1e-12)
     const = first_order_many([np.full(7, 0.1)], "s")[0]
     assert const["s_var"] == 0 and const["s_skew"] == 0 and const["s_kurt"] == 0
+
+
+def test_first_order_many_moments_and_robust_statistics_equal_their_definitions():
+    from scipy import stats
+
+    from radiopredict.features.families.intensity_stats import first_order_many
+
+    rng = np.random.default_rng(8)
+    xs = [rng.gamma(2.0, 10.0, size=n) - 5 for n in (3, 17, 250)] + [np.array([1.0, 1.0, 4.0])]
+    for x, got in zip(xs, first_order_many(xs, "s"), strict=True):
+        assert got["s_skew"] == pytest.approx(stats.skew(x), rel=1e-10)
+        assert got["s_kurt"] == pytest.approx(stats.kurtosis(x), rel=1e-10)  # excess kurtosis
+        assert got["s_mad"] == pytest.approx(np.mean(np.abs(x - x.mean())), rel=1e-12)
+        p10, p25, p75, p90 = np.percentile(x, [10, 25, 75, 90])
+        inner = x[(x >= p10) & (x <= p90)]
+        assert got["s_rmad"] == pytest.approx(np.mean(np.abs(inner - inner.mean())), rel=1e-12)
+        assert got["s_cov"] == pytest.approx(x.std() / x.mean(), rel=1e-12)
+        assert got["s_qcod"] == pytest.approx((p75 - p25) / (p75 + p25), rel=1e-12)
+
+
+def test_first_order_many_rejects_an_empty_sample():
+    from radiopredict.features.families.intensity_stats import first_order_many
+
+    with pytest.raises(FeatureComputationError, match="sample 1 of 3 is empty"):
+        first_order_many([np.ones(3), np.zeros(0), np.ones(2)], "s")
+    assert first_order_many([], "s") == []

@@ -171,16 +171,35 @@ class NativeEngine:
         good = [i for i, r in enumerate(rois) if not isinstance(r, Exception)]
         feats: dict[int, dict[str, float]] = {i: {} for i in good}
 
-        # every (ROI, image type) pair of the image goes into one batch, so the texture
-        # families build and evaluate their matrices together; the cut-outs of a filter
-        # response are copied out of it so that only one response is held at a time
+        # With cut-outs, every (ROI, image type) pair of the image goes into one batch, so the
+        # texture families build and evaluate their matrices together; the cut-outs of a
+        # filter response are copied out of it, so that only one response is held at a time.
+        # Without (resampling, diagnostics), each ROI needs the whole response: one batch per
+        # image type, on views of its response, so that memory does not grow with the ROIs.
         batch: list[tuple[Any, Any]] = []
         owner: list[tuple[int, str]] = []
+
+        def flush() -> None:
+            out = features_many_as_dicts(batch, self.settings, spacing=spacing_zyx)
+            for (i, prefix), vals in zip(owner, out, strict=True):
+                if results[i] is not None:
+                    continue
+                if isinstance(vals, Exception):
+                    results[i] = vals
+                elif prefix:
+                    feats[i].update({f"{prefix}{k}": v for k, v in vals.items()})
+                else:
+                    feats[i].update(vals)
+            batch.clear()
+            owner.clear()
+
         if self.original:
             for i in good:
                 batch.append((pixels[_zyx(rois[i].lo, rois[i].hi)], rois[i].mask))
                 owner.append((i, ""))
         for spec in self.filters if good else ():
+            if not cut:
+                flush()
             # one crop per group of nearby ROIs, padded so that every voxel of each ROI's
             # cut-out has the response of the whole filtered image (filter radius + margin)
             pad = None
@@ -195,20 +214,11 @@ class NativeEngine:
             ):
                 response = filter_array(pixels[_zyx(lo, hi)], spec, spacing_zyx)
                 for i in (good[m] for m in members):
-                    cutout = response[_zyx(rois[i].lo - lo, rois[i].hi - lo)].copy()
-                    batch.append((cutout, rois[i].mask))
+                    cutout = response[_zyx(rois[i].lo - lo, rois[i].hi - lo)]
+                    batch.append((cutout.copy() if cut else cutout, rois[i].mask))
                     owner.append((i, f"{spec.name}__"))
                 del response
-        out = features_many_as_dicts(batch, self.settings, spacing=spacing_zyx)
-        for (i, prefix), vals in zip(owner, out, strict=True):
-            if results[i] is not None:
-                continue
-            if isinstance(vals, Exception):
-                results[i] = vals
-            elif prefix:
-                feats[i].update({f"{prefix}{k}": v for k, v in vals.items()})
-            else:
-                feats[i].update(vals)
+        flush()
         return [results[i] if results[i] is not None else feats[i] for i in range(len(items))]
 
 

@@ -721,34 +721,49 @@ def prepare_many(
 
 
 def batches(
-    inputs: list[TextureInput], ok: list[int], cost: Callable[[TextureInput], float], power: int
+    inputs: list[TextureInput],
+    ok: list[int],
+    cost: Callable[[tuple[int, int, int]], float],
+    power: int,
 ) -> list[list[int]]:
     """Split the prepared items ``ok`` into batches whose padding wastes little.
 
-    In a batch every item's matrices span the batch's grey levels: item ``t`` then needs
-    ``cost(t) * n ** power`` matrix elements for ``n`` levels. Items are taken in order of
-    their grey levels and an item joins the current batch while the padded size (every
-    member's cost at the batch's range of levels) stays within twice the members' own costs
-    plus :data:`BATCH_SLACK` elements, and within :data:`BATCH_BUDGET`.
+    In a batch every item is packed with the batch's largest number of slices and rows
+    (:func:`pack`) and its matrices span the batch's grey levels: item ``t`` then needs
+    ``cost((nz, ny, nx)) * n ** power`` matrix elements, with ``nz, ny`` the batch's largest
+    and ``nx`` its own extent of ``t.codes`` and ``n`` the batch's range of levels. Items are
+    taken in order of their grey levels and an item joins the current batch while this padded
+    size stays within twice the members' own sizes (at their own shapes and levels) plus
+    :data:`BATCH_SLACK` elements, and within :data:`BATCH_BUDGET`.
     """
     order = sorted(ok, key=lambda i: (inputs[i].levels[0], inputs[i].levels[-1]))
     out: list[list[int]] = []
     cur: list[int] = []
     lo = hi = 0.0
-    coef = own = 0.0
+    nz = ny = 0
+    own = per_level = 0.0  # members' own sizes; their size per level at the batch's shape
     for i in order:
         t = inputs[i]
-        c = float(cost(t))
-        c_own = c * len(t.levels) ** power
+        shape = t.codes.shape
+        c_own = cost(shape) * len(t.levels) ** power
         if cur:
+            new_nz, new_ny = max(nz, shape[0]), max(ny, shape[1])
+            if (new_nz, new_ny) == (nz, ny):  # the members keep their padded shape
+                new_per_level = per_level + cost((nz, ny, shape[2]))
+            else:  # (rarely, once the batch has its larger members) re-sum at the new shape
+                new_per_level = sum(
+                    cost((new_nz, new_ny, inputs[m].codes.shape[2])) for m in [*cur, i]
+                )
             new_lo, new_hi = min(lo, t.levels[0]), max(hi, t.levels[-1])
-            padded = (coef + c) * (new_hi - new_lo + 1) ** power
+            padded = new_per_level * (new_hi - new_lo + 1) ** power
             if padded <= min(2.0 * (own + c_own) + BATCH_SLACK, BATCH_BUDGET):
                 cur.append(i)
-                lo, hi, coef, own = new_lo, new_hi, coef + c, own + c_own
+                nz, ny, per_level = new_nz, new_ny, new_per_level
+                lo, hi, own = new_lo, new_hi, own + c_own
                 continue
             out.append(cur)
-        cur, lo, hi, coef, own = [i], t.levels[0], t.levels[-1], c, c_own
+        cur, lo, hi, own = [i], t.levels[0], t.levels[-1], c_own
+        nz, ny, per_level = shape[0], shape[1], float(cost(shape))
     if cur:
         out.append(cur)
     return out
@@ -773,26 +788,40 @@ def compute_batched(
     *,
     family: str,
     pad: int,
-    cost: Callable[[TextureInput], float],
+    cost: Callable[[tuple[int, int, int]], float],
     batch_fn: Callable[[Packed], dict],
+    single: Callable[[tuple], dict[str, float]],
     with_morph: bool = False,
     power: int = 1,
 ) -> list[dict[str, float] | FeatureComputationError]:
     """The ``compute_many`` of a texture family: prepare, batch, pack, evaluate, split.
 
-    ``cost(t) * n ** power`` is the number of matrix elements item ``t`` needs with ``n`` grey
-    levels (:func:`batches`).
+    ``cost(shape) * n ** power`` is the number of matrix elements an item packed on a grid of
+    ``shape`` (its ``codes`` padded to the batch's slices and rows) needs with ``n`` grey levels
+    (:func:`batches`).
 
     ``batch_fn(packed)`` returns ``{item_keys(r, suffix)[k]: {stem: value} | error}`` for the ROIs
-    of one packed batch (typically :meth:`FeatureAverager.results`).
+    of one packed batch (typically :meth:`FeatureAverager.results`). An item alone in its batch
+    (too large, or levels far from the others) goes to ``single(item)``, the family's one-ROI
+    ``compute``, which bounds its own memory.
     """
     prepared, ok = prepare_many(items, family=family, pad=pad, with_morph=with_morph)
     per_item: dict[int, dict] = {}
+    alone: dict[int, dict[str, float] | FeatureComputationError] = {}
     for members in batches(prepared, ok, cost, power):
+        if len(members) == 1:
+            try:
+                alone[members[0]] = single(items[members[0]])
+            except FeatureComputationError as exc:
+                alone[members[0]] = exc
+            continue
         groups = batch_fn(pack([prepared[i] for i in members], members))
         for k, feats in enumerate(split_items(groups, len(members))):
             per_item[members[k]] = feats
-    return finish_items(len(items), prepared, per_item)
+    out = finish_items(len(items), prepared, per_item)
+    for i, res in alone.items():
+        out[i] = res
+    return out
 
 
 def zone_items(p: Packed, flat_index: np.ndarray, zone: np.ndarray, n_zones: int) -> np.ndarray:

@@ -306,8 +306,8 @@ def compute_many(
     dist = int(setting(settings, "glcm_distance", 1))
     per_slice = "2D" in dims
 
-    def cost(t):  # direction (and slice) matrices and their transposes, per level pair
-        slices = t.codes.shape[0] - 2 * dist if per_slice else 1
+    def cost(shape):  # direction (and slice) matrices and their transposes, per level pair
+        slices = shape[0] - 2 * dist if per_slice else 1
         return 2 * (4 * slices + 13)
 
     return compute_batched(
@@ -315,6 +315,9 @@ def compute_many(
         family="GLCM",
         pad=dist,
         cost=cost,
+        single=lambda item: compute(
+            *item[:3], spacing=spacing, settings=settings, morph_roi=item[3]
+        ),
         power=2,
         batch_fn=lambda p: _batch(p, dims, dist, settings),
     )

@@ -217,14 +217,17 @@ def compute_many(
         except FeatureComputationError as exc:
             return [exc] * len(items)
 
-    def cost(t):  # slice matrices x distances, per grey level
-        return (t.codes.shape[0] + 1) * max(t.codes.shape)
+    def cost(shape):  # slice matrices x distances, per grey level
+        return (shape[0] + 1) * max(shape)
 
     return compute_batched(
         items,
         family="GLDZM",
         pad=0,
         cost=cost,
+        single=lambda item: compute(
+            *item[:3], spacing=spacing, settings=settings, morph_roi=item[3]
+        ),
         batch_fn=lambda p: _batch(p, dims, metric),
         with_morph=True,
     )

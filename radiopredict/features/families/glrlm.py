@@ -241,11 +241,18 @@ def compute_many(
     """
     dims = texture_dims(settings)
 
-    def cost(t):  # matrices x run lengths, per grey level
-        return (4 * t.codes.shape[0] + 13) * max(t.codes.shape)
+    def cost(shape):  # matrices x run lengths, per grey level
+        return (4 * shape[0] + 13) * max(shape)
 
     return compute_batched(
-        items, family="GLRLM", pad=0, cost=cost, batch_fn=lambda p: _batch(p, dims, settings)
+        items,
+        family="GLRLM",
+        pad=0,
+        cost=cost,
+        single=lambda item: compute(
+            *item[:3], spacing=spacing, settings=settings, morph_roi=item[3]
+        ),
+        batch_fn=lambda p: _batch(p, dims, settings),
     )
 
 

@@ -143,11 +143,18 @@ def compute_many(
     """
     dims = texture_dims(settings)
 
-    def cost(t):  # slice matrices x zone sizes, per grey level
-        return (t.codes.shape[0] + 1) * max(t.codes.shape)
+    def cost(shape):  # slice matrices x zone sizes, per grey level
+        return (shape[0] + 1) * max(shape)
 
     return compute_batched(
-        items, family="GLSZM", pad=0, cost=cost, batch_fn=lambda p: _batch(p, dims)
+        items,
+        family="GLSZM",
+        pad=0,
+        cost=cost,
+        single=lambda item: compute(
+            *item[:3], spacing=spacing, settings=settings, morph_roi=item[3]
+        ),
+        batch_fn=lambda p: _batch(p, dims),
     )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from radiopredict.errors import FeatureComputationError
 from radiopredict.features.registry import FeatureDef, register
 
 __all__ = ["compute", "compute_many", "FEATURES", "first_order", "first_order_many"]
@@ -88,6 +89,14 @@ def first_order_many(xs: list[np.ndarray], prefix: str) -> list[dict[str, float]
     value, not a rounded sum).
     """
     sizes = np.array([np.size(x) for x in xs], dtype=np.int64)
+    if len(xs) == 0:
+        return []
+    if sizes.min() == 0:
+        raise FeatureComputationError(
+            f"sample {int(np.argmin(sizes))} of {len(xs)} is empty: first-order statistics "
+            "need at least one grey value",
+            fix="leave empty ROIs out (compute_features raises EmptyMaskError for them)",
+        )
     n = sizes.astype(np.float64)
     item = np.repeat(np.arange(len(xs)), sizes)
     x = np.concatenate([np.asarray(v, dtype=np.float64).ravel() for v in xs])

@@ -189,14 +189,17 @@ def compute_many(
     dist = int(setting(settings, "ngldm_distance", 1))
     alpha = float(setting(settings, "ngldm_alpha", 0))
 
-    def cost(t):  # slice matrices x dependence counts, per grey level
-        return (t.codes.shape[0] + 1) * (2 * dist + 1) ** 3
+    def cost(shape):  # slice matrices x dependence counts, per grey level
+        return (shape[0] + 1) * (2 * dist + 1) ** 3
 
     return compute_batched(
         items,
         family="NGLDM",
         pad=dist,
         cost=cost,
+        single=lambda item: compute(
+            *item[:3], spacing=spacing, settings=settings, morph_roi=item[3]
+        ),
         batch_fn=lambda p: _batch(p, dims, dist, alpha),
     )
 

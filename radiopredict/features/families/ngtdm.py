@@ -159,14 +159,17 @@ def compute_many(
     dims = texture_dims(settings)
     dist = int(setting(settings, "ngtdm_distance", 1))
 
-    def cost(t):  # slice matrices x 2, per level pair (the pair terms)
-        return (t.codes.shape[0] + 1) * 2
+    def cost(shape):  # slice matrices x 2, per level pair (the pair terms)
+        return (shape[0] + 1) * 2
 
     return compute_batched(
         items,
         family="NGTDM",
         pad=dist,
         cost=cost,
+        single=lambda item: compute(
+            *item[:3], spacing=spacing, settings=settings, morph_roi=item[3]
+        ),
         power=2,
         batch_fn=lambda p: _batch(p, dims, dist),
     )
