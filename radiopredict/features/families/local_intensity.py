@@ -141,25 +141,28 @@ def _convolve_same(a: np.ndarray, k: np.ndarray) -> np.ndarray:
     return res[tuple(slice(hh, hh + sa) for hh, sa in zip(h, a.shape, strict=True))]
 
 
-def _peaks_fft(image: np.ndarray, roi: np.ndarray, kernel: np.ndarray) -> dict[str, float]:
-    """The peaks of one ROI from FFT convolutions of its region with the sphere (the sum of
-    grey values, and where a sphere leaves the image the count of voxels inside it)."""
+def _region(image: np.ndarray, roi: np.ndarray, half):
+    """The region the ROI's spheres reach, as float64, with its ROI mask, the ROI's grey
+    values, their mean (an offset that keeps sums small; added back after) and whether a
+    sphere leaves the image."""
     nz = np.nonzero(roi)
-    half = [(k - 1) // 2 for k in kernel.shape]
-    sl = tuple(
-        slice(max(0, a.min() - h), min(n, a.max() + h + 1))
-        for a, h, n in zip(nz, half, image.shape, strict=True)
-    )
+    bounds = [
+        (a.min() - h, a.max() + h + 1, n) for a, h, n in zip(nz, half, image.shape, strict=True)
+    ]
+    sl = tuple(slice(max(0, lo), min(n, hi)) for lo, hi, n in bounds)
     img = np.asarray(image[sl], dtype=np.float64)
     sub = roi[sl]
     vals = img[sub]
-    off = float(vals.mean())  # the FFT works on small numbers; the offset is added back
+    clipped = any(lo < 0 or hi > n for lo, hi, n in bounds)
+    return img, sub, vals, float(vals.mean()), clipped
+
+
+def _peaks_fft(image: np.ndarray, roi: np.ndarray, kernel: np.ndarray) -> dict[str, float]:
+    """The peaks of one ROI from FFT convolutions of its region with the sphere (the sum of
+    grey values, and where a sphere leaves the image the count of voxels inside it)."""
+    img, sub, vals, off, clipped = _region(image, roi, [(k - 1) // 2 for k in kernel.shape])
     k = kernel.astype(np.float64)
     sums = _convolve_same(img - off, k)[sub]
-    clipped = any(
-        a.min() - h < 0 or a.max() + h + 1 > n
-        for a, h, n in zip(nz, half, image.shape, strict=True)
-    )
     counts = np.rint(_convolve_same(np.ones_like(img), k)[sub]) if clipped else float(k.sum())
     local = sums / counts + off
     return {
@@ -172,15 +175,7 @@ def _peaks(items, rows, half) -> list[dict[str, float]]:
     prefix, base, dims, coords, owner, offsets, roi_values = [], [], [], [], [], [], []
     pos = 0
     for k, (image, roi) in enumerate(items):
-        nz = np.nonzero(roi)
-        sl = tuple(
-            slice(max(0, a.min() - h), min(n, a.max() + h + 1))
-            for a, h, n in zip(nz, half, image.shape, strict=True)
-        )
-        img = np.asarray(image[sl], dtype=np.float64)
-        sub = roi[sl]
-        vals = img[sub]
-        off = float(vals.mean())
+        img, sub, vals, off, _ = _region(image, roi, half)
         z, y, x = img.shape
         run = np.zeros((z, y, x + 1))
         np.cumsum(img - off, axis=2, out=run[:, :, 1:])
