@@ -150,6 +150,33 @@ def test_batches_count_the_slices_and_rows_that_packing_adds():
     assert padded <= 2 * own + tx.BATCH_SLACK * len(out)
 
 
+@pytest.mark.parametrize("order", [[(1, False), (0, False), (0, True)], [(0, True), (1, False)]])
+def test_texture_item_repads_what_an_earlier_family_prepared(order):
+    """A TextureItem prepared once serves the other paddings (and the morphological input when
+    the mask equals the ROI) re-padded: equal to preparing it afresh; a morphological mask that
+    differs from the ROI is prepared on its own box."""
+    rng = np.random.default_rng(5)
+    q, roi, n, _ = _random_item(rng, (5, 6, 7), 5, 0.6)
+    grown = ndimage_dilate(roi)
+    for morph in (None, roi.copy(), grown):
+        item = tx.TextureItem(q, roi, n, morph)
+        for pad, with_morph in order:
+            got, ok = tx.prepare_many([item], family="t", pad=pad, with_morph=with_morph)
+            assert ok == [0]
+            m = (roi if morph is None else morph) if with_morph else None
+            want = tx.prepare(q, roi, n, family="t", pad=pad, morph_roi=m)
+            assert got[0].pad == want.pad and got[0].n_levels == want.n_levels
+            assert np.array_equal(got[0].codes, want.codes)
+            assert np.array_equal(got[0].levels, want.levels)
+            assert (got[0].morph is None) == (want.morph is None)
+            if want.morph is not None:
+                assert np.array_equal(got[0].morph, want.morph)
+        if morph is not None and morph is not roi and not np.array_equal(morph, roi):
+            assert (0, True) in item.prepared and item.prepared["base"] is not item.prepared[
+                (0, True)
+            ]
+
+
 def test_pack_keeps_rois_apart():
     rng = np.random.default_rng(3)
     a = tx.prepare(*_random_item(rng, (2, 3, 4), 3, 1.0)[:3], family="t", pad=1)

@@ -683,8 +683,8 @@ def pack(inputs: list[TextureInput], members: list[int]) -> Packed:
 
 class TextureItem(tuple):
     """``(q, roi, n_levels, morph)`` of one ROI for the texture families' ``compute_many``,
-    which keeps each :func:`prepare` result per padding, so that families with the same
-    padding (GLCM, NGTDM and NGLDM at distance 1; GLRLM and GLSZM) prepare it once."""
+    which keeps each :func:`prepare` result per padding: the families prepare an item once and
+    the others re-pad that result (see :func:`prepare_many`)."""
 
     def __new__(cls, q, roi, n_levels, morph=None):
         self = super().__new__(cls, (q, roi, n_levels, morph))
@@ -698,16 +698,25 @@ def prepare_many(
     """:func:`prepare` every ``(q, roi, n_levels, morph)`` item; errors are kept in place.
 
     Returns the prepared inputs (or errors) and the indices of the items that were prepared.
-    A :class:`TextureItem` reuses what an earlier family prepared with the same padding.
+    A :class:`TextureItem` reuses what an earlier family prepared: the same input for the same
+    padding, else that input re-padded (:func:`repad`), and with the morphological mask when it
+    equals the ROI (the morphological mask is then the ROI's voxels, ``codes != 0``).
     """
     out: list[TextureInput | FeatureComputationError] = []
     key = (pad, with_morph)
     for item in items:
-        done = getattr(item, "prepared", None)
-        if done is not None and key in done:
-            out.append(done[key])
-            continue
         q, roi, n_levels, morph = item
+        # the morphological mask matters only when it differs from the ROI
+        plain = not with_morph or morph is None or morph is roi
+        done = getattr(item, "prepared", None)
+        if done is not None:
+            if key not in done and "base" in done:
+                plain = plain or _same_mask(morph, roi)
+                if plain:
+                    done[key] = repad(done["base"], pad, with_morph)
+            if key in done:
+                out.append(done[key])
+                continue
         try:
             morph_roi = (roi if morph is None else morph) if with_morph else None
             t = prepare(q, roi, n_levels, family=family, pad=pad, morph_roi=morph_roi)
@@ -716,8 +725,25 @@ def prepare_many(
             continue
         if done is not None:
             done[key] = t
+            if "base" not in done and (plain or _same_mask(morph, roi)):
+                done["base"] = t  # the ROI's own box: other paddings re-pad it
         out.append(t)
     return out, [i for i, t in enumerate(out) if isinstance(t, TextureInput)]
+
+
+def repad(t: TextureInput, pad: int, with_morph: bool) -> TextureInput:
+    """``t`` with a zero border of ``pad`` voxels, and with ``morph`` equal to its ROI voxels
+    when ``with_morph`` (else none): what :func:`prepare` returns for that padding."""
+    core = t.codes[t.inner]
+    codes = np.zeros(tuple(s + 2 * pad for s in core.shape), dtype=np.int32)
+    codes[tuple(slice(pad, pad + s) for s in core.shape)] = core
+    morph = codes != 0 if with_morph else None
+    return TextureInput(codes=codes, levels=t.levels, n_levels=t.n_levels, pad=pad, morph=morph)
+
+
+def _same_mask(a: np.ndarray, b: np.ndarray) -> bool:
+    a, b = np.asarray(a, dtype=bool), np.asarray(b, dtype=bool)
+    return a.shape == b.shape and bool(np.array_equal(a, b))
 
 
 def batches(
