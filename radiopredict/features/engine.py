@@ -433,10 +433,9 @@ def _first_order(image, mask, settings: FeatureSettings, spacing, patient) -> _S
         st.discretised = (qv, n_levels)
         if settings.texture_families:
             # crop to the morphological mask with one voxel of background around it
-            nz = np.nonzero(morph)
             sl = tuple(
-                slice(max(0, a.min() - 1), min(n, a.max() + 2))
-                for a, n in zip(nz, morph.shape, strict=True)
+                slice(max(0, lo - 1), min(n, hi + 2))
+                for (lo, hi), n in zip(_bbox(morph), morph.shape, strict=True)
             )
             q = np.zeros(morph.shape, dtype=np.int32)
             q[roi] = qv

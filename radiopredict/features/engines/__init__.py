@@ -197,6 +197,7 @@ class NativeEngine:
             for i in good:
                 batch.append((pixels[_zyx(rois[i].lo, rois[i].hi)], rois[i].mask))
                 owner.append((i, ""))
+        groups: dict[tuple, list] = {}
         for spec in self.filters if good else ():
             if not cut:
                 flush()
@@ -209,9 +210,12 @@ class NativeEngine:
             # applied where the whole image applies it; a periodic one wraps around to the
             # opposite border, so that crop keeps the whole axis
             periodic = spec.boundary == "periodic"
-            for members, lo, hi in crop_groups(
-                [rois[i].box for i in good], size, pad, full_axis_at_border=periodic
-            ):
+            key = (None if pad is None else tuple(int(p) for p in pad), periodic)
+            if key not in groups:  # filters of the same support (wavelet sub-bands) share it
+                groups[key] = crop_groups(
+                    [rois[i].box for i in good], size, pad, full_axis_at_border=periodic
+                )
+            for members, lo, hi in groups[key]:
                 response = filter_array(pixels[_zyx(lo, hi)], spec, spacing_zyx)
                 for i in (good[m] for m in members):
                     cutout = response[_zyx(rois[i].lo - lo, rois[i].hi - lo)]
