@@ -58,6 +58,7 @@ __all__ = [
     "Packed",
     "pack",
     "prepare_many",
+    "repad",
     "TextureItem",
     "batches",
     "item_keys",
