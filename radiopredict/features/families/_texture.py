@@ -707,14 +707,14 @@ def prepare_many(
     key = (pad, with_morph)
     for item in items:
         q, roi, n_levels, morph = item
-        # the morphological mask matters only when it differs from the ROI
-        plain = not with_morph or morph is None or morph is roi
         done = getattr(item, "prepared", None)
+        # whether the input is the ROI's own: no morphological mask that differs from the ROI
+        plain = not with_morph or morph is None or morph is roi
+        if done is not None and key not in done and not plain:
+            plain = _same_mask(morph, roi)
         if done is not None:
-            if key not in done and "base" in done:
-                plain = plain or _same_mask(morph, roi)
-                if plain:
-                    done[key] = repad(done["base"], pad, with_morph)
+            if key not in done and plain and "base" in done:
+                done[key] = repad(done["base"], pad, with_morph)
             if key in done:
                 out.append(done[key])
                 continue
@@ -726,8 +726,8 @@ def prepare_many(
             continue
         if done is not None:
             done[key] = t
-            if "base" not in done and (plain or _same_mask(morph, roi)):
-                done["base"] = t  # the ROI's own box: other paddings re-pad it
+            if plain:
+                done.setdefault("base", t)  # the ROI's own box: other paddings re-pad it
         out.append(t)
     return out, [i for i, t in enumerate(out) if isinstance(t, TextureInput)]
 
