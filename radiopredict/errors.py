@@ -28,6 +28,7 @@ __all__ = [
     "NotFittedError",
     "BundleIntegrityError",
     "EvaluationTimeError",
+    "DicomWebError",
     "format_message",
 ]
 
@@ -169,3 +170,7 @@ class BundleIntegrityError(RadiopredictError, ValueError):
 
 class EvaluationTimeError(RadiopredictError, ValueError):
     """A time-dependent metric was asked for a time outside the follow-up of the data."""
+
+
+class DicomWebError(RadiopredictError, ConnectionError):
+    """A DICOMweb server cannot be reached, refuses a request, or lacks the study asked for."""
