@@ -30,11 +30,27 @@ __all__ = [
 _MASK_MODALITIES = ("RTSTRUCT", "SEG")
 
 
-def connect(url: str, *, timeout: float = 60.0):
-    """A ``dicomweb_client.DICOMwebClient`` for the DICOMweb root ``url``."""
+def connect(url: str, *, timeout: float = 60.0, attempts: int = 3):
+    """A ``dicomweb_client.DICOMwebClient`` for the DICOMweb root ``url``.
+
+    Parameters
+    ----------
+    url
+        DICOMweb root, e.g. ``http://pacs:8042/dicom-web``.
+    timeout
+        Seconds to wait for an answer to one request.
+    attempts
+        Tries per request (a refused connection or HTTP 408/429/503/504), with exponential
+        back-off from 0.5 s.
+    """
     from dicomweb_client import DICOMwebClient
 
-    return DICOMwebClient(url.rstrip("/"), timeout=timeout)
+    client = DICOMwebClient(url.rstrip("/"), timeout=timeout)
+    if attempts > 1:
+        client.set_http_retry_params(max_attempts=attempts, wait_exponential_multiplier=500)
+    else:
+        client.set_http_retry_params(retry=False)
+    return client
 
 
 def _call(url: str, what: str, fn, *args, study: str | None = None, **kwargs):
