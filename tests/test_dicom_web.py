@@ -11,40 +11,36 @@ import pydicom
 import pytest
 
 from radiopredict.dicom import (
+    fetch_inputs,
     fetch_study,
+    read_inputs,
     read_measurement_report,
     select_inputs,
     store_instances,
+    store_results,
     study_series,
     write_dicom_seg,
-    write_measurement_report,
+    write_results,
 )
 from radiopredict.errors import DicomWebError, GeometryMismatchError, ImageReadError
 
 PREDICTION = {"risk": 0.42, "survival_at_24": 0.71, "benefit[B]": 0.05}
 
 
-def _score_and_store(url, study_uid, work, label):
-    """Fetch a study, pick its CT and mask, write SEG + SR from the mask's features, store."""
-    from radiopredict.features import FeatureSettings, compute_features
-    from radiopredict.imaging import read_image, read_mask
+def _score_and_store(url, study_uid, work, label, key_file=None):
+    """The predict steps around the model: fetch and pick, features of the mask, SEG + SR, store."""
+    from radiopredict.features import compute_features
 
-    fetched = fetch_study(url, study_uid, work / "fetched")
-    chosen = select_inputs(fetched)
-    image = read_image(chosen.image_folder)
-    mask = read_mask(chosen.mask_path, reference=image, label=label)
-    settings = FeatureSettings.preset("ct")
-    features = compute_features(image, mask, settings).to_frame(label).T
-    seg = write_dicom_seg(
-        mask, chosen.image_folder, work / "out" / "seg.dcm", label_names={1: label},
-        algorithm_name="radiopredict test",
-    )  # fmt: skip
-    sr = write_measurement_report(
-        work / "out" / "sr.dcm", chosen.image_folder, seg, features, PREDICTION,
+    inputs = fetch_inputs(url, study_uid, work / "input", key_file=key_file)
+    image, mask, names = read_inputs(inputs, label=label)
+    assert names == {1: label}
+    features = compute_features(image, mask, "ct").to_frame(label).T
+    files = write_results(
+        inputs, mask, names, features, PREDICTION, work / "out",
         model_name="test model", model_version="1",
     )  # fmt: skip
-    stored = store_instances(url, [seg, sr])
-    return chosen, features, seg, sr, stored
+    stored = store_results(url, files, key_file=key_file)
+    return inputs, features, files, stored
 
 
 @pytest.mark.slow
@@ -62,7 +58,8 @@ def test_phantom_and_synthetic_case_round_trip_through_orthanc(
     }
     for label, study_uid in cases.items():
         work = tmp_path / label
-        chosen, features, seg, sr, stored = _score_and_store(orthanc, study_uid, work, label)
+        chosen, features, (seg, sr), stored = _score_and_store(orthanc, study_uid, work, label)
+        assert len(stored) == 2
         assert chosen.mask_modality == ("RTSTRUCT" if label == "GTV-1" else "SEG")
         series = study_series(orthanc, study_uid)
         modalities = sorted(series.modality)
@@ -81,6 +78,29 @@ def test_phantom_and_synthetic_case_round_trip_through_orthanc(
         assert table.loc[label, "risk"] == PREDICTION["risk"]
         # the stored SEG is a result now, not an input: the study's own mask is picked again
         assert select_inputs(again).mask_modality == chosen.mask_modality
+
+
+@pytest.mark.slow
+def test_pseudonymised_scoring_stores_into_the_original_study(
+    orthanc, synthetic_dicom_case, tmp_path
+):
+    case = synthetic_dicom_case
+    study_uid = pydicom.dcmread(case["seg"]).StudyInstanceUID
+    if study_series(orthanc, study_uid).empty:
+        store_instances(orthanc, [*sorted(case["series"].glob("*.dcm")), case["seg"]])
+    key = tmp_path / "pseudonyms.json"
+    inputs, _, files, stored = _score_and_store(orthanc, study_uid, tmp_path, "tumour", key)
+    assert inputs.study_uid != study_uid  # worked on the pseudonymised copy
+    identifiers = [case["patient"]["patient_id"].encode(), b"Testperson", b"19570312"]
+    local = [*files, *(tmp_path / "input" / "pseudonymised").rglob("*.dcm")]
+    for path in local:
+        assert not [s for s in identifiers if s in path.read_bytes()], path
+    held = study_series(orthanc, study_uid)  # the results joined the original study
+    stored_series = {pydicom.dcmread(p).SeriesInstanceUID for p in files}
+    assert stored_series <= set(held.series_uid)
+    back = fetch_study(orthanc, study_uid, tmp_path / "back")
+    sr = pydicom.dcmread(next((back / pydicom.dcmread(files.sr).SeriesInstanceUID).glob("*")))
+    assert sr.PatientID == case["patient"]["patient_id"]
 
 
 def test_dicomweb_errors(orthanc, synthetic_dicom_case, tmp_path):

@@ -8,6 +8,13 @@ from __future__ import annotations
 
 from radiopredict.dicom.codes import feature_code, ibsi_code_table
 from radiopredict.dicom.deidentify import deidentify_folder, reidentify_file
+from radiopredict.dicom.results import (
+    ResultFiles,
+    fetch_inputs,
+    read_inputs,
+    store_results,
+    write_results,
+)
 from radiopredict.dicom.series import write_dicom_series
 from radiopredict.dicom.sr import read_measurement_report, write_measurement_report
 from radiopredict.dicom.web import (
@@ -20,7 +27,12 @@ from radiopredict.dicom.web import (
 from radiopredict.imaging.dicom import write_dicom_seg
 
 __all__ = [
+    "ResultFiles",
     "StudyInputs",
+    "fetch_inputs",
+    "read_inputs",
+    "store_results",
+    "write_results",
     "deidentify_folder",
     "feature_code",
     "fetch_study",
