@@ -59,97 +59,21 @@ def dciodvfy():
     return _run_dciodvfy
 
 
-def _dicomweb_plugin() -> Path | None:
-    """The Orthanc DICOMweb plugin of the Debian package orthanc-dicomweb."""
-    import glob
-    import subprocess
-
-    for pattern in (
-        "/usr/share/orthanc/plugins/libOrthancDicomWeb.so*",
-        "/usr/lib/orthanc/libOrthancDicomWeb.so*",
-    ):
-        hits = sorted(glob.glob(pattern))
-        if hits:
-            return Path(hits[0])
-    try:
-        listing = subprocess.run(
-            ["dpkg", "-L", "orthanc-dicomweb"], capture_output=True, text=True, timeout=30
-        ).stdout
-    except OSError:
-        return None
-    hits = [ln for ln in listing.splitlines() if "libOrthancDicomWeb.so" in ln]
-    return Path(hits[0]) if hits else None
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def orthanc(tmp_path_factory):
-    """A fresh Orthanc PACS on a free loopback port with the DICOMweb plugin: yields its
-    DICOMweb root URL (``http://127.0.0.1:<port>/dicom-web``); stopped afterwards."""
-    import json
-    import shutil
-    import subprocess
-    import time
-    import urllib.request
+    """A fresh Orthanc PACS on a free loopback port with the DICOMweb plugin, storage in a
+    temporary folder: yields its DICOMweb root URL; stopped afterwards."""
+    from radiopredict.dicom.testing import dicomweb_plugin, local_orthanc, orthanc_binary
 
-    binary = shutil.which("Orthanc") or (
-        "/usr/sbin/Orthanc" if Path("/usr/sbin/Orthanc").exists() else None
-    )
-    if binary is None:
+    if orthanc_binary() is None:
         pytest.skip(
             "the Orthanc binary is absent: apt-get install -y orthanc orthanc-dicomweb "
             "(CI installs them)"
         )
-    plugin = _dicomweb_plugin()
-    if plugin is None:
+    if dicomweb_plugin() is None:
         pytest.skip("the Orthanc DICOMweb plugin is absent: apt-get install -y orthanc-dicomweb")
-    root = tmp_path_factory.mktemp("orthanc")
-    port = _free_port()
-    config = {
-        "Name": "radiopredict-test",
-        "StorageDirectory": str(root / "db"),
-        "IndexDirectory": str(root / "db"),
-        "HttpPort": port,
-        "DicomServerEnabled": False,
-        "DicomPort": _free_port(),
-        "RemoteAccessAllowed": False,
-        "AuthenticationEnabled": False,
-        "Plugins": [str(plugin)],
-        "DicomWeb": {"Enable": True, "Root": "/dicom-web/"},
-    }
-    (root / "orthanc.json").write_text(json.dumps(config))
-    log = open(root / "orthanc.log", "w")  # noqa: SIM115 - closed after the process stops
-    proc = subprocess.Popen([binary, str(root / "orthanc.json")], stdout=log, stderr=log)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base}/dicom-web/studies", timeout=2):
-                    break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    log.flush()
-                    pytest.fail(
-                        "Orthanc did not start: " + (root / "orthanc.log").read_text()[-2000:]
-                    )
-                time.sleep(0.2)
-        yield f"{base}/dicom-web"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
+    with local_orthanc(tmp_path_factory.mktemp("orthanc")) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -159,10 +159,15 @@ def write_results(
         The mask came from the model's segmentation (SEG segments AUTOMATIC, named after the
         model) rather than from the study.
     """
+    import numpy as np
+
     from radiopredict.dicom.sr import write_measurement_report
     from radiopredict.imaging.dicom import write_dicom_seg
 
     out = Path(out_dir)
+    arr = sitk.GetArrayViewFromImage(mask)
+    voxel = float(np.prod(mask.GetSpacing()))
+    volumes = {name: float(np.count_nonzero(arr == v)) * voxel for v, name in label_names.items()}
     seg = write_dicom_seg(
         mask,
         inputs.image_folder,
@@ -180,6 +185,7 @@ def write_results(
         model_name=model_name,
         model_version=model_version,
         series_uid=inputs.series_uid,
+        volumes=volumes,
     )
     return ResultFiles(seg=seg, sr=sr)
 

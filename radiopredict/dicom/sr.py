@@ -118,6 +118,7 @@ def write_measurement_report(
     model_version: str,
     series_uid: str | None = None,
     segment_numbers: Mapping[str, int] | None = None,
+    volumes: Mapping[str, float] | None = None,
     series_description: str = "radiopredict measurement report",
 ) -> Path:
     """Write a TID 1500 measurement report (Comprehensive 3D SR) for one scored patient.
@@ -145,6 +146,9 @@ def write_measurement_report(
         Source series when the folder holds several.
     segment_numbers
         ``{roi: segment number}`` when ROI names differ from the SEG's segment labels.
+    volumes
+        ``{roi: volume in mm3}`` when the caller has counted them; by default each segment's
+        voxels are counted in the SEG.
     series_description
         Series Description of the report.
 
@@ -206,14 +210,16 @@ def write_measurement_report(
     groups = []
     for roi, values in rows.items():
         number = numbers[roi]
-        mask = read_dicom_seg(seg_path, number)
-        volume = float(np.count_nonzero(_array(mask)) * np.prod(mask.GetSpacing()))
+        if volumes is not None and roi in volumes:
+            volume = _number(volumes[roi], f"volume of ROI {roi!r}", out)
+        else:
+            mask = read_dicom_seg(seg_path, number)
+            volume = float(np.count_nonzero(_array(mask)) * np.prod(mask.GetSpacing()))
         measurements = [
             hd.sr.Measurement(
                 name=Code(*_VOLUME),
                 value=volume,
                 unit=Code("mm3", "UCUM", "cubic millimeter"),
-                algorithm_id=algorithm,
             )
         ]
         for tag, value in values.items():
@@ -225,7 +231,6 @@ def write_measurement_report(
                     value=number_value,
                     unit=_unit(code.unit_kind, modality),
                     method=Code(str(tag), PRIVATE_SCHEME, str(tag)[:64]),
-                    algorithm_id=algorithm,
                 )
             )
         groups.append(
@@ -247,7 +252,6 @@ def write_measurement_report(
                 name=Code(str(col), PRIVATE_SCHEME, output_meaning(str(col))),
                 value=_number(value, f"model output {col!r}", out),
                 unit=Code("1", "UCUM", "no units"),
-                algorithm_id=algorithm,
             )
             for col, value in dict(prediction).items()
         ]
@@ -406,6 +410,10 @@ def read_measurement_report(path: str | Path) -> pd.DataFrame:
                 name = _code(item.ConceptNameCodeSequence[0])
                 if name == ("112039", "DCM"):  # Tracking Identifier
                     tracking = str(item.TextValue)
+                elif name == ("111001", "DCM"):  # Algorithm Name
+                    algorithm.setdefault("model_name", str(item.TextValue))
+                elif name == ("111003", "DCM"):  # Algorithm Version
+                    algorithm.setdefault("model_version", str(item.TextValue))
                 elif name == ("121191", "DCM"):  # Referenced Segment
                     ref = item.ReferencedSOPSequence[0]
                     segment = int(ref.ReferencedSegmentNumber)
@@ -418,11 +426,6 @@ def read_measurement_report(path: str | Path) -> pd.DataFrame:
                     if name == _VOLUME[:2]:
                         tag = _VOLUME_COLUMN
                     values[tag] = _value(item)
-                    for mod in _children(item, "TEXT"):
-                        if _code(mod.ConceptNameCodeSequence[0]) == ("111001", "DCM"):
-                            algorithm.setdefault("model_name", str(mod.TextValue))
-                        elif _code(mod.ConceptNameCodeSequence[0]) == ("111003", "DCM"):
-                            algorithm.setdefault("model_version", str(mod.TextValue))
             if tracking == _PREDICTION_GROUP and segment is None:
                 outputs.update(values)
             else:
