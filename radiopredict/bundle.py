@@ -6,6 +6,7 @@ Layout of a bundle folder::
     model.skops            the scikit-learn part (estimators, pipelines), saved with skops
     benefit_model.skops    optional treatment-benefit model
     weights/NAME.safetensors   optional torch weights (e.g. an embedding encoder)
+    extra/NAME.skops       optional plain data (arrays, lists, dicts) saved with skops
 
 Nothing is unpickled: scikit-learn objects are loaded with :func:`skops.io.load`, which builds
 only the types skops trusts by default (scikit-learn estimators, numpy arrays, plain
@@ -119,6 +120,9 @@ class Bundle:
         summary... whatever the study needs to apply the model to new patients.
     weights
         Optional torch state dicts by name (saved as safetensors).
+    extra
+        Optional plain data by name (numpy arrays, lists, dicts), saved with skops and loaded
+        under the same type allow-list as the model.
     manifest
         The manifest read from disk (versions, hashes), empty before saving.
     """
@@ -127,6 +131,7 @@ class Bundle:
     benefit_model: Any = None
     metadata: dict[str, Any] = field(default_factory=dict)
     weights: dict[str, dict[str, Any]] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
     manifest: dict[str, Any] = field(default_factory=dict)
 
     def predict(self, X):
@@ -175,6 +180,10 @@ def save_bundle(path: str | os.PathLike[str], bundle: Bundle, *, overwrite: bool
     sio.dump(bundle.model, tmp / "model.skops")
     if bundle.benefit_model is not None:
         sio.dump(bundle.benefit_model, tmp / "benefit_model.skops")
+    if bundle.extra:
+        (tmp / "extra").mkdir()
+        for name, value in bundle.extra.items():
+            sio.dump(value, tmp / "extra" / f"{name}.skops")
     if bundle.weights:
         from safetensors.torch import save_file
 
@@ -286,10 +295,12 @@ def load_bundle(path: str | os.PathLike[str]) -> Bundle:
 
         for rel in names:
             weights[Path(rel).stem] = load_file(str(path / rel))
+    extra = {Path(rel).stem: _load(rel) for rel in sorted(expected) if rel.startswith("extra/")}
     return Bundle(
         model=model,
         benefit_model=benefit,
         metadata=manifest.get("metadata", {}),
         weights=weights,
+        extra=extra,
         manifest=manifest,
     )
