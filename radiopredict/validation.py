@@ -630,7 +630,10 @@ def shift_diagnostics(X_dev: pd.DataFrame, X_val: pd.DataFrame, *, random_state:
         {\\sqrt{(s^2_{dev} + s^2_{val}) / 2}}
 
     (0 when both cohorts are constant and equal, :math:`\\pm\\infty` when they are
-    constant and differ). :math:`|\\mathrm{SMD}| > 0.1` is the usual flag of imbalance.
+    constant and differ, NaN only when a cohort has no value at all: ``missing_dev`` or
+    ``missing_val`` is then 1). :math:`|\\mathrm{SMD}| > 0.1` is the usual flag of imbalance.
+    The fractions of missing values, ``missing_dev`` and ``missing_val``, are reported too:
+    a difference in missingness is a shift of its own.
 
     Parameters
     ----------
@@ -644,7 +647,8 @@ def shift_diagnostics(X_dev: pd.DataFrame, X_val: pd.DataFrame, *, random_state:
     dict
         ``membership_auc`` (float), ``membership_auc_ci`` (``(low, high)``), ``n_dev``,
         ``n_val`` and ``standardized_differences`` (DataFrame ``column``, ``mean_dev``,
-        ``mean_val``, ``smd``, sorted by :math:`|\\mathrm{SMD}|`, largest first).
+        ``mean_val``, ``smd``, ``missing_dev``, ``missing_val``, sorted by
+        :math:`|\\mathrm{SMD}|`, largest (and NaN) first).
     """
     X_dev = _numeric_frame(X_dev, "X_dev")
     X_val = _numeric_frame(X_val, "X_val")
@@ -687,15 +691,19 @@ def shift_diagnostics(X_dev: pd.DataFrame, X_val: pd.DataFrame, *, random_state:
     diff = (m_val - m_dev).to_numpy()
     with np.errstate(divide="ignore", invalid="ignore"):
         smd = np.where(pooled.to_numpy() > 0, diff / pooled.to_numpy(), np.sign(diff) * np.inf)
+    both_constant = (pooled.to_numpy() == 0) & (diff == 0)
     table = pd.DataFrame(
         {
             "column": list(X_dev.columns),
             "mean_dev": m_dev.to_numpy(),
             "mean_val": m_val.to_numpy(),
-            "smd": np.where(np.isnan(smd), 0.0, smd),
+            "smd": np.where(both_constant, 0.0, smd),
+            "missing_dev": X_dev.isna().mean().to_numpy(),
+            "missing_val": X_val.isna().mean().to_numpy(),
         }
     )
-    table = table.iloc[np.argsort(-np.abs(table["smd"].to_numpy()), kind="mergesort")]
+    order = np.argsort(-np.nan_to_num(np.abs(table["smd"].to_numpy()), nan=np.inf), kind="stable")
+    table = table.iloc[order]
     return {
         "membership_auc": float(auc),
         "membership_auc_ci": (float(lo), float(hi)),

@@ -69,6 +69,39 @@ def test_calibrated_survival_gives_slope_one_intercept_zero():
     assert cal["calibration_intercept"] == pytest.approx(0.0, abs=0.1)
 
 
+def test_calibration_fit_is_the_weighted_maximum_likelihood():
+    """Independent check: maximise the IPCW-weighted cloglog likelihood with scipy."""
+    from scipy.optimize import minimize
+
+    _, lp, y = cox_cohort(600, seed=17)
+    s = true_prediction(lp, factor=1.3, scale=0.8)["survival_at_horizon"].to_numpy()
+    knots, g = kaplan_meier(y["event"], y["time"], reverse=True)
+    G = lambda t: np.r_[1.0, g][np.searchsorted(knots, t, side="right")]  # noqa: E731
+    d = y["event"] & (y["time"] <= HORIZON)
+    alive = y["time"] > HORIZON
+    w = np.where(alive, 1 / G(HORIZON), 0.0)
+    w[d] = 1 / G(y["time"][d])
+    c = np.log(-np.log(s))
+
+    def nll(beta, slope):
+        eta = beta[0] + (beta[1] * c if slope else c)
+        return -np.sum(w * np.where(d, np.log(-np.expm1(-np.exp(eta))), -np.exp(eta)))
+
+    b = minimize(
+        nll,
+        [0.0, 1.0],
+        args=(True,),
+        method="Nelder-Mead",
+        options={"xatol": 1e-8, "fatol": 1e-10, "maxiter": 5000},
+    ).x
+    a0 = minimize(
+        nll, [0.0], args=(False,), method="Nelder-Mead", options={"xatol": 1e-8, "fatol": 1e-10}
+    ).x
+    ours = V.calibration_at_horizon(y, s, HORIZON)
+    assert ours["calibration_slope"] == pytest.approx(b[1], abs=1e-4)
+    assert ours["calibration_intercept"] == pytest.approx(a0[0], abs=1e-4)
+
+
 def test_miscalibrated_survival_is_detected():
     _, lp, y = cox_cohort(3000, seed=2)
     # predictions twice as extreme (overfitting): slope 1/2
@@ -226,10 +259,21 @@ def test_shift_diagnostics_shifted_vs_unshifted():
     lo, hi = moved["membership_auc_ci"]
     assert lo <= moved["membership_auc"] <= hi
     smd = moved["standardized_differences"]
-    assert list(smd.columns) == ["column", "mean_dev", "mean_val", "smd"]
+    assert list(smd.columns)[:4] == ["column", "mean_dev", "mean_val", "smd"]
     assert smd["column"].iloc[0] == "a"
     assert smd["smd"].iloc[0] == pytest.approx(1.5, abs=0.2)
     assert smd["smd"].abs().is_monotonic_decreasing
+
+
+def test_shift_diagnostics_constant_and_missing_columns():
+    rng = np.random.default_rng(16)
+    dev = pd.DataFrame({"x": rng.normal(size=40), "k": 1.0, "j": 1.0, "m": rng.normal(size=40)})
+    val = pd.DataFrame({"x": rng.normal(size=30), "k": 1.0, "j": 2.0, "m": np.nan})
+    table = V.shift_diagnostics(dev, val)["standardized_differences"].set_index("column")
+    assert table.loc["k", "smd"] == 0.0
+    assert table.loc["j", "smd"] == np.inf
+    assert np.isnan(table.loc["m", "smd"]) and table.loc["m", "missing_val"] == 1.0
+    assert list(table.index[:2]) == ["m", "j"]
 
 
 def test_shift_diagnostics_bad_inputs():
