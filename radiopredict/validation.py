@@ -301,6 +301,13 @@ def calibration_at_horizon(y, survival_at_horizon, horizon: float, *, y_train=No
     dict
         ``{"calibration_intercept": a0, "calibration_slope": b}``.
     """
+    return _calibration(y, survival_at_horizon, horizon, y_train, _CALIBRATION)
+
+
+_CALIBRATION = ("calibration_intercept", "calibration_slope")
+
+
+def _calibration(y, survival_at_horizon, horizon, y_train, which) -> dict:
     event, time = check_survival_target(y)
     s = np.clip(np.asarray(survival_at_horizon, dtype=float).ravel(), _EPS, 1 - _EPS)
     if len(s) != len(time):
@@ -324,9 +331,12 @@ def calibration_at_horizon(y, survival_at_horizon, horizon: float, *, y_train=No
         )
     keep = w > 0
     c = np.log(-np.log(s[keep]))
-    slope = _cloglog_fit(c, d[keep], w[keep], slope=True)[1]
-    intercept = _cloglog_fit(c, d[keep], w[keep], slope=False)[0]
-    return {"calibration_intercept": float(intercept), "calibration_slope": float(slope)}
+    out = {}
+    if "calibration_intercept" in which:
+        out["calibration_intercept"] = float(_cloglog_fit(c, d[keep], w[keep], slope=False)[0])
+    if "calibration_slope" in which:
+        out["calibration_slope"] = float(_cloglog_fit(c, d[keep], w[keep], slope=True)[1])
+    return out
 
 
 # --------------------------------------------------------------------------- metrics
@@ -363,8 +373,7 @@ def _survival_metric(name, y, y_train, pred, horizon, curves, grid):
     if name == "ibs":
         times, surv = curves
         return M.integrated_brier_score(ytr, y, _interp_curves(times, surv, grid), grid)
-    cal = calibration_at_horizon(y, pred["survival_at_horizon"], horizon, y_train=y_train)
-    return cal[name]
+    return _calibration(y, pred["survival_at_horizon"], horizon, y_train, (name,))[name]
 
 
 def _response_metric(name, y, pred):
@@ -373,6 +382,11 @@ def _response_metric(name, y, pred):
         return M.roc_auc(y, p)
     if name == "brier":
         return M.binary_brier(y, p)
+    if name == "calibration_slope" and np.ptp(p) == 0:
+        raise TargetError(
+            "the calibration slope is undefined: every patient has the same predicted probability",
+            fix="check that the model's predictions vary between patients",
+        )
     cal = M.binary_calibration(y, p, n_groups=1)
     return cal.intercept if name == "calibration_intercept" else cal.slope
 

@@ -231,6 +231,23 @@ def test_bad_inputs_raise_project_errors_with_a_fix():
         assert info.value.fix, kw
 
 
+def test_constant_predictions_leave_a_note_not_a_bare_nan():
+    y = np.arange(60) % 2
+    out = V.external_validation(
+        "response", y, pd.DataFrame({"probability": np.full(60, 0.4)}), n_bootstrap=5
+    ).set_index("metric")
+    assert out.loc["auc", "value"] == 0.5
+    assert np.isnan(out.loc["calibration_slope", "value"])
+    assert "same predicted probability" in out.loc["calibration_slope", "note"]
+    _, lp, ys = cox_cohort(80, seed=18)
+    flat = pd.DataFrame({"risk": np.zeros(80), "survival_at_horizon": np.full(80, 0.6)})
+    surv = V.external_validation("survival", ys, flat, horizon=HORIZON, n_bootstrap=5)
+    surv = surv.set_index("metric")
+    assert np.isnan(surv.loc["calibration_slope", "value"])
+    assert surv.loc["calibration_slope", "note"].startswith("undefined on this cohort")
+    assert surv.loc["calibration_intercept", "note"] == ""  # defined with the slope fixed
+
+
 def test_missing_prediction_names_the_patient():
     _, lp, y = cox_cohort(50, seed=8)
     pred = true_prediction(lp)
