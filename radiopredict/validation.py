@@ -431,7 +431,7 @@ def _validate_arrays(
         try:
             values[name], notes[name] = float(score(name, None)), ""
         except (RadiopredictError, ValueError, np.linalg.LinAlgError) as exc:
-            values[name], notes[name] = np.nan, f"undefined on this cohort: {_why(exc)}"
+            values[name], notes[name] = np.nan, f"not computed: {_why(exc)}"
     rng = np.random.default_rng(random_state)
     reps: dict[str, list[float]] = {n: [] for n in names}
     failed = dict.fromkeys(names, 0)
@@ -873,8 +873,17 @@ def subgroup_audit(
     audit("all", "all", np.ones(len(y), dtype=bool))
     for col in groups.columns:
         values = groups[col].reset_index(drop=True)
-        if str(col).lower() == "age" and pd.api.types.is_numeric_dtype(values):
-            values = _age_levels(values, age_bands)
+        if str(col).lower() == "age":
+            numeric = pd.to_numeric(values, errors="coerce")
+            bad = values.notna() & numeric.isna()
+            if bad.any():
+                names = _patient_names(prediction)
+                raise ConfigError(
+                    f"{what}: age {values[bad].iloc[0]!r} of patient "
+                    f"{names[np.flatnonzero(bad.to_numpy())[0]]} is not a number",
+                    fix="give ages in years (numbers), or leave unknown ages empty",
+                )
+            values = _age_levels(numeric, age_bands)
         levels = values.astype(object).where(values.notna(), "missing").astype(str)
         for level in sorted(levels.unique(), key=str):
             audit(str(col), level, (levels == level).to_numpy())

@@ -244,7 +244,7 @@ def test_constant_predictions_leave_a_note_not_a_bare_nan():
     surv = V.external_validation("survival", ys, flat, horizon=HORIZON, n_bootstrap=5)
     surv = surv.set_index("metric")
     assert np.isnan(surv.loc["calibration_slope", "value"])
-    assert surv.loc["calibration_slope", "note"].startswith("undefined on this cohort")
+    assert surv.loc["calibration_slope", "note"].startswith("not computed")
     assert surv.loc["calibration_intercept", "note"] == ""  # defined with the slope fixed
 
 
@@ -342,6 +342,38 @@ def test_subgroup_audit_levels_age_bands_and_warning():
     assert (everyone["n"] == 400).all()
     # a NaN value always carries its reason
     assert out.loc[out["value"].isna(), "warning"].str.len().gt(0).all()
+
+
+def test_subgroup_audit_bad_age():
+    _, lp, y = cox_cohort(60, seed=19)
+    pred = true_prediction(lp).assign(patient_id=[f"P{i}" for i in range(60)])
+    ages = pd.Series(np.full(60, 60.0)).astype(object)
+    ages[4] = "sixty"
+    with pytest.raises(ConfigError, match="P4"):
+        V.subgroup_audit("survival", y, pred, pd.DataFrame({"age": ages}), horizon=HORIZON)
+    with pytest.raises(ConfigError, match="outside age_bands"):
+        V.subgroup_audit(
+            "survival", y, pred, pd.DataFrame({"age": np.full(60, 250.0)}), horizon=HORIZON
+        )
+
+
+def test_development_censoring_too_short_is_noted():
+    _, lp, y = cox_cohort(300, seed=20)
+    _, _, y_dev = cox_cohort(300, seed=21, censor_max=8.0)  # development follow-up < 8
+    grid = np.linspace(0.5, 15, 30)
+    curves = np.exp(-LAMBDA * grid[None, :] * np.exp(lp)[:, None])
+    out = V.external_validation(
+        "survival",
+        y,
+        true_prediction(lp),
+        y_train=y_dev,
+        horizon=HORIZON,
+        survival_curves=(grid, curves),
+        n_bootstrap=10,
+    ).set_index("metric")
+    assert np.isnan(out.loc["ibs", "value"])
+    assert "censoring" in out.loc["ibs", "note"]
+    assert out.drop(index="ibs")["value"].notna().all()
 
 
 def test_subgroup_audit_response_single_class_level():
