@@ -420,8 +420,7 @@ def _validate_arrays(
         if not survival:
             return _response_metric(name, yy, pp)
         cc = curves if idx is None or curves is None else (curves[0], curves[1][idx])
-        ytr = y_train
-        return _survival_metric(name, yy, ytr, pp, horizon, cc, grid)
+        return _survival_metric(name, yy, y_train, pp, horizon, cc, grid)
 
     values, notes = {}, {}
     for name in names:
@@ -430,6 +429,8 @@ def _validate_arrays(
             continue
         try:
             values[name], notes[name] = float(score(name, None)), ""
+            if not np.isfinite(values[name]):
+                notes[name] = "not computed: the metric is not finite on this cohort"
         except (RadiopredictError, ValueError, np.linalg.LinAlgError) as exc:
             values[name], notes[name] = np.nan, f"not computed: {_why(exc)}"
     rng = np.random.default_rng(random_state)
