@@ -121,7 +121,7 @@ def run(
 ) -> None:
     """Run a study described by a YAML file; prints the report's path."""
     from radiopredict.errors import RadiopredictError
-    from radiopredict.study_config import Study
+    from radiopredict.study import Study
 
     try:
         outputs = Study.from_yaml(study).run(console=console)

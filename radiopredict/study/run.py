@@ -2,7 +2,7 @@
 explain -> treat -> report, with every output in one folder.
 
 This module only wires the stages together; each stage lives in its own module and takes and
-returns plain data. :func:`run_study` runs a :class:`radiopredict.study_config.Study`;
+returns plain data. :func:`run_study` runs a :class:`radiopredict.study.Study`;
 :func:`run_demo` writes the synthetic cohort and runs the study on it.
 """
 
@@ -19,10 +19,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from radiopredict.errors import ConfigError, ManifestError
-from radiopredict.study_config import Study
+from radiopredict.errors import ManifestError
+from radiopredict.study import stages
+from radiopredict.study.settings import Study
 
-__all__ = ["run_study", "run_demo", "summarise_cohort", "predict_cohort", "DEMO_BUDGET_S"]
+__all__ = ["run_study", "run_demo", "summarise_cohort", "DEMO_BUDGET_S"]
 
 #: Wall-clock budget of the demo on 2 CPU cores (issue #7: at most 10 minutes).
 DEMO_BUDGET_S = 600
@@ -102,21 +103,6 @@ class _Log:
         return path
 
 
-def _feature_settings(value: Any, base: Path):
-    from radiopredict.features import PRESETS, FeatureSettings
-
-    if isinstance(value, dict):
-        return FeatureSettings.from_dict(value)
-    if isinstance(value, str) and value in PRESETS:
-        return FeatureSettings.preset(value)
-    path = Path(value)
-    if not path.is_absolute():
-        path = base / path
-    if path.suffix.lower() in (".yaml", ".yml"):
-        return FeatureSettings.from_yaml(path)
-    return FeatureSettings.preset(str(value))  # raises with the closest preset name
-
-
 def _ground_truth(manifest: Path) -> pd.DataFrame | None:
     """The synthetic cohort's ground truth, when the manifest comes from make_synthetic_cohort."""
     path = manifest.parent / "ground_truth.csv"
@@ -124,135 +110,6 @@ def _ground_truth(manifest: Path) -> pd.DataFrame | None:
         return None
     gt = pd.read_csv(path)
     return gt.set_index(gt["patient_id"].astype(str))
-
-
-# --------------------------------------------------------------------------- stages
-def _segment(cohort, study: Study, out: Path, log: _Log, *, progress: bool = True):
-    from radiopredict.segment import (
-        Preprocessing,
-        TrainSettings,
-        UNetConfig,
-        predict_masks,
-        qc_table,
-        train_unet,
-    )
-
-    seg = study.segmentation
-    rng = np.random.default_rng(study.seed)
-    ids = list(cohort.patient_ids)
-    rng.shuffle(ids)
-    n_train = max(2, int(round(seg.train_fraction * len(ids))))
-    train = cohort.subset(ids[:n_train])
-    config = UNetConfig(spatial_dims=3, base_filters=seg.base_filters, depth=seg.depth)
-    settings = TrainSettings(
-        patch_size=seg.patch_size,
-        max_epochs=seg.epochs,
-        seed=study.seed,
-        time_budget_s=seg.time_budget_s,
-        batch_size=4,
-        steps_per_epoch=20,
-        val_fraction=0.1,
-        val_every=5,
-        patience=15,
-    )
-    prep = Preprocessing(intensity="window", window=seg.window) if seg.window else Preprocessing()
-    model = train_unet(train, config, settings, preprocessing=prep, progress_bar=progress)
-    model.save(out / "segmentation" / "unet")
-    if seg.inference_patch_size is not None:
-        model.patch_size = seg.inference_patch_size  # the saved model keeps its training patch
-    predicted = predict_masks(
-        cohort,
-        model,
-        out / "segmentation" / "masks",
-        overwrite=True,
-        overlap=0.25,
-        sw_batch_size=16,
-        progress_bar=progress,
-    )
-    qc = qc_table(predicted, reference=cohort)
-    qc["used_for_training"] = [k[0] in set(ids[:n_train]) for k in qc.index]
-    log.save("mask_qc", qc.reset_index(), "mask_qc.csv")
-    log.save("segmentation_history", model.history, "segmentation_history.json")
-    return predicted, qc
-
-
-def _embeddings(cohort, study: Study, out: Path, log: _Log) -> pd.DataFrame:
-    from radiopredict.embed import (
-        AutoencoderSettings,
-        CropSettings,
-        ResNetConfig,
-        extract_embeddings,
-        train_autoencoder,
-    )
-
-    emb = study.embeddings
-    crop = CropSettings(size_mm=(emb.crop_mm,) * 3, shape=(emb.size,) * 3)
-    encoder = train_autoencoder(
-        cohort,
-        crop,
-        config=ResNetConfig(base_width=emb.width, blocks=(1, 1, 1)),
-        settings=AutoencoderSettings(epochs=emb.epochs, seed=study.seed),
-        progress_bar=False,
-    )
-    table = extract_embeddings(
-        cohort, encoder, crop, cache_dir=out / "cache" / "embeddings", progress_bar=False
-    )
-    log.save(
-        "embeddings",
-        table.reset_index() if not isinstance(table.index, pd.RangeIndex) else table,
-        "embeddings.csv",
-    )
-    return table
-
-
-def _pipeline(study: Study, X: pd.DataFrame, *, with_batch: bool):
-    """The model pipeline: [ComBat] -> clinical preprocessing -> [embedding PCA] -> default."""
-    from radiopredict.fuse import column_groups
-    from radiopredict.harmonize import ComBat
-    from radiopredict.models._pipeline import SurvivalPipeline
-    from radiopredict.models.pipelines import candidate_pipelines, default_pipeline
-    from radiopredict.preprocess import ClinicalPreprocessor
-    from radiopredict.select import GroupPCA, VarianceFilter
-
-    task = study.task
-    if study.model.estimator == "default":
-        base = default_pipeline(task, random_state=study.seed)
-    else:
-        names = {
-            "coxph": "coxnet",
-            "xgb-cox": "xgb_cox",
-            "xgb-aft": "xgb_aft",
-            "logistic": "enet",
-            "xgb": "xgb",
-        }
-        candidates = candidate_pipelines(task, random_state=study.seed)
-        name = names.get(study.model.estimator, study.model.estimator)
-        if name not in candidates:
-            raise ConfigError(
-                f"model.estimator {study.model.estimator!r} is not available for task {task!r}",
-                fix=f"use default or one of {sorted(names)}",
-            )
-        base = candidates[name]
-    steps: list[tuple[str, Any]] = []
-    groups = column_groups(X)
-    if with_batch:
-        # ComBat needs features that vary within every batch: drop constant ones first.
-        steps.append(("constant", VarianceFilter(threshold=0.0, columns="radiomics")))
-        steps.append(("combat", ComBat(batch_col="batch", on_constant="skip")))
-    if groups.get("clinical"):
-        steps.append(("clinical", ClinicalPreprocessor(drop="if_binary")))
-    if groups.get("embedding"):
-        steps.append(
-            (
-                "embedding_pca",
-                GroupPCA(
-                    columns="embedding",
-                    n_components=study.embeddings.n_components,
-                    random_state=study.seed,
-                ),
-            )
-        )
-    return SurvivalPipeline([*steps, *base.steps])
 
 
 def _oof_survival(
@@ -343,12 +200,11 @@ def _run_study(study: Study, *, console=None, progress: bool = True) -> dict[str
     from rich.console import Console
     from sklearn.base import clone
 
-    from radiopredict.bundle import Bundle, library_versions, save_bundle
+    from radiopredict.bundle import library_versions
     from radiopredict.cohort import Cohort
     from radiopredict.evaluate import compare_models
     from radiopredict.explain import explain, group_shares, readable_name
-    from radiopredict.features.extract import extract
-    from radiopredict.fuse import column_groups, design_matrix
+    from radiopredict.fuse import column_groups
     from radiopredict.report import (
         Report,
         plot_arm_survival,
@@ -359,6 +215,7 @@ def _run_study(study: Study, *, console=None, progress: bool = True) -> dict[str
         plot_patient_explanation,
         plot_shap_summary,
     )
+    from radiopredict.study.model import StudyModel
 
     console = console or Console()
     out = Path(study.output)
@@ -391,9 +248,27 @@ def _run_study(study: Study, *, console=None, progress: bool = True) -> dict[str
     report.section("Cohort").table(summary)
 
     qc = None
+    seg_model = None
     if study.segmentation.enabled:
         with log.stage("segmentation"):
-            cohort, qc = _segment(cohort, study, out, log, progress=progress)
+            from radiopredict.segment import qc_table
+
+            seg_model, train_ids = stages.train_segmentation(
+                cohort, study.segmentation, seed=study.seed, progress=progress
+            )
+            seg_model.save(out / "segmentation" / "unet")
+            reference = cohort
+            cohort = stages.segment(
+                cohort,
+                seg_model,
+                out / "segmentation" / "masks",
+                progress=progress,
+                inference_patch=study.segmentation.inference_patch_size,
+            )
+            qc = qc_table(cohort, reference=reference)
+            qc["used_for_training"] = [k[0] in set(train_ids) for k in qc.index]
+            log.save("mask_qc", qc.reset_index(), "mask_qc.csv")
+            log.save("segmentation_history", seg_model.history, "segmentation_history.json")
             dice = qc["dice"].dropna() if "dice" in qc else pd.Series(dtype=float)
             held = qc.loc[~qc["used_for_training"], "dice"].dropna() if "dice" in qc else dice
             console.print(
@@ -410,15 +285,14 @@ def _run_study(study: Study, *, console=None, progress: bool = True) -> dict[str
         )
 
     with log.stage("features"):
-        settings = _feature_settings(study.features.settings, manifest.parent)
+        settings = stages.feature_settings(study.features.settings, manifest.parent)
         cache = out / "cache" / "features" if study.features.cache else None
-        result = extract(
+        result = stages.extract_features(
             cohort,
             settings,
             study.features.engine,
             n_jobs=study.n_jobs,
             cache_dir=cache,
-            on_error="record",
             progress=progress,
         )
         result.to_parquet(out / "features.parquet")
@@ -430,37 +304,25 @@ def _run_study(study: Study, *, console=None, progress: bool = True) -> dict[str
             raise ManifestError("no case produced features; see failures.csv", path=manifest)
         console.print(f"{result.features.shape[1]} features for {len(result.features)} cases")
 
-    embeddings = None
+    embeddings = encoder = crop = None
     if study.embeddings.enabled:
         with log.stage("embeddings"):
-            embeddings = _embeddings(cohort, study, out, log)
+            encoder, crop = stages.train_encoder(cohort, study.embeddings, seed=study.seed)
+            embeddings = stages.embed(cohort, encoder, crop, cache_dir=out / "cache" / "embeddings")
+            log.save("embeddings", embeddings.reset_index(), "embeddings.csv")
 
     with log.stage("design matrix"):
         has_batch = "batch" in cohort.patients.columns and cohort.patients["batch"].nunique() > 1
-        features_table = result.features
-        numeric = features_table.select_dtypes("number")
-        undefined = [c for c in numeric.columns if not np.isfinite(numeric[c].to_numpy()).all()]
-        if undefined:
-            who = {
-                c: sorted({str(k[0]) for k in numeric.index[~np.isfinite(numeric[c].to_numpy())]})
-                for c in undefined
-            }
+        who = stages.undefined_features(result.features)
+        if who:
             log.save("undefined_features", who, "undefined_features.json")
             console.print(
-                f"[yellow]{len(undefined)} feature(s) undefined for some patients are left out of "
+                f"[yellow]{len(who)} feature(s) undefined for some patients are left out of "
                 f"the model:[/yellow] {', '.join(f'{c} ({len(p)} patients)' for c, p in who.items())}"
             )
-            features_table = features_table.drop(columns=undefined)
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            X = design_matrix(
-                features=features_table.reset_index(),
-                embeddings=None if embeddings is None else embeddings.reset_index(),
-                clinical=cohort.clinical(),
-                batch=cohort.batch() if has_batch else None,
-            )
-        for w in caught:
-            console.print(f"[yellow]warning:[/yellow] {w.message}")
+        X, caught = stages.design(result.features, embeddings, cohort, with_batch=has_batch)
+        for message in caught:
+            console.print(f"[yellow]warning:[/yellow] {message}")
         ids = list(X.index)
         target = cohort.survival_target() if study.task == "survival" else cohort.binary_target()
         position = {pid: i for i, pid in enumerate(cohort.patient_ids)}
@@ -476,7 +338,7 @@ def _run_study(study: Study, *, console=None, progress: bool = True) -> dict[str
         horizon = float(np.quantile(y["time"], 0.5))
         console.print(f"horizon not set: using the median follow-up time {horizon:.3g}")
 
-    pipeline = _pipeline(study, X, with_batch=has_batch)
+    pipeline = stages.build_pipeline(study, X, with_batch=has_batch)
     with log.stage("evaluate"):
         cv_kwargs = dict(
             n_splits=study.model.cv_splits,
@@ -489,7 +351,7 @@ def _run_study(study: Study, *, console=None, progress: bool = True) -> dict[str
         clin_cols = [c for c in X.columns if c.startswith("clin__")]
         if clin_cols:
             candidates["clinical only"] = _on_columns(
-                _pipeline(study, X[clin_cols], with_batch=False), clin_cols
+                stages.build_pipeline(study, X[clin_cols], with_batch=False), clin_cols
             )
         comparison = compare_models(
             candidates, X, y, n_bootstrap=study.model.n_bootstrap, **cv_kwargs
@@ -502,6 +364,14 @@ def _run_study(study: Study, *, console=None, progress: bool = True) -> dict[str
             "cross-validated performance",
         )
         full = comparison.results["full model"]
+        development = {
+            "n_patients": len(X),
+            "cv": json.loads(
+                (
+                    table.reset_index() if not isinstance(table.index, pd.RangeIndex) else table
+                ).to_json(orient="records")
+            ),
+        }
         oof = full.predictions.groupby("row")["prediction"].mean().sort_index().to_numpy()
     sec = report.section("Cross-validated performance")
     sec.text(
@@ -646,20 +516,21 @@ def _run_study(study: Study, *, console=None, progress: bool = True) -> dict[str
                     .T.reset_index()
                     .rename(columns={"index": "quantity", pid: "value"})
                 )
-        bundle = Bundle(
-            model=final,
+        locked = StudyModel.from_parts(
+            study,
+            pipeline=final,
+            X=X,
+            y=y,
+            horizon=horizon,
+            feature_settings=settings,
+            with_batch=has_batch,
+            segmentation_model=seg_model,
+            encoder=encoder,
+            crop=crop,
             benefit_model=benefit_model,
-            metadata={
-                "task": study.task,
-                "horizon": horizon,
-                "columns": list(X.columns),
-                "feature_settings": settings.to_dict(),
-                "feature_engine": study.features.engine,
-                "label": study.features.label,
-                "treatment_column": "treatment" if benefit_model is not None else None,
-            },
+            development=development,
         )
-        save_bundle(out / "model_bundle", bundle, overwrite=True)
+        locked.save(out / "model_bundle", overwrite=True)
         log.outputs["bundle"] = out / "model_bundle"
 
     provenance = {
@@ -715,65 +586,6 @@ def _on_columns(pipeline, columns: list[str]):
         [("keep", "passthrough", columns)], remainder="drop", verbose_feature_names_out=False
     )
     return SurvivalPipeline([("columns", keep.set_output(transform="pandas")), *pipeline.steps])
-
-
-def predict_cohort(bundle, cohort, *, explain_output: bool = True) -> dict[str, pd.DataFrame]:
-    """Apply a saved study model to new patients: images and clinical data -> risk, survival at
-    the horizon, explanation and treatment benefit.
-
-    Parameters
-    ----------
-    bundle
-        A :class:`radiopredict.bundle.Bundle` written by :func:`run_study`.
-    cohort
-        A :class:`radiopredict.Cohort` of new patients (same kind of images, masks and clinical
-        columns as the training cohort).
-
-    Returns
-    -------
-    dict of DataFrame
-        ``"prediction"`` (risk, survival at the horizon, benefit columns when the bundle has a
-        benefit model), ``"explanation"`` (SHAP values), ``"failures"`` (cases that failed).
-    """
-    from radiopredict.explain import explain
-    from radiopredict.features import FeatureSettings
-    from radiopredict.features.extract import extract
-    from radiopredict.fuse import design_matrix
-
-    meta = bundle.metadata
-    settings = FeatureSettings.from_dict(meta["feature_settings"])
-    if meta.get("label") is not None:
-        from radiopredict.cohort import Cohort
-
-        label = None if str(meta["label"]) == "all" else meta["label"]
-        cohort = Cohort.from_dataframe(cohort.table.assign(label=label), root=cohort.root)
-    result = extract(cohort, settings, meta.get("feature_engine", "native"), progress=False)
-    has_batch = "batch" in meta["columns"]
-    X = design_matrix(
-        features=result.features.reset_index(),
-        clinical=cohort.clinical(),
-        batch=cohort.batch() if has_batch else None,
-    )
-    missing = [c for c in meta["columns"] if c not in X.columns]
-    if missing:
-        raise ConfigError(
-            f"the new cohort lacks {len(missing)} column(s) the model was trained on, e.g. {missing[:5]}",
-            fix="use the same feature settings, labels and clinical columns as the training cohort",
-        )
-    X = X[meta["columns"]]
-    pred = pd.DataFrame(index=X.index)
-    pred["risk"] = bundle.model.predict(X)
-    if meta.get("horizon") is not None and hasattr(bundle.model, "predict_survival_function"):
-        pred[f"survival_at_{meta['horizon']:g}"] = np.asarray(
-            bundle.model.predict_survival_function(X, np.array([meta["horizon"]]))
-        )[:, 0]
-    if bundle.benefit_model is not None and "treatment" in cohort.patients.columns:
-        Xt = X.assign(treatment=cohort.treatment().loc[X.index].to_numpy())
-        pred = pred.join(bundle.benefit_model.predict_benefit(Xt))
-    out = {"prediction": pred, "failures": result.failures}
-    if explain_output:
-        out["explanation"] = explain(bundle.model, X).values
-    return out
 
 
 def run_demo(
