@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from radiopredict.dicom.codes import feature_code, ibsi_code_table
 from radiopredict.dicom.deidentify import deidentify_folder, reidentify_file
+from radiopredict.dicom.predict import predict_dicomweb
 from radiopredict.dicom.results import (
     ResultFiles,
     fetch_inputs,
@@ -33,6 +34,7 @@ __all__ = [
     "read_inputs",
     "store_results",
     "write_results",
+    "predict_dicomweb",
     "deidentify_folder",
     "feature_code",
     "fetch_study",
