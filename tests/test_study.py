@@ -92,13 +92,13 @@ def test_study_end_to_end_and_bundle(tmp_path: Path) -> None:
     shap = pd.read_csv(outputs["shap_values"], index_col=0)
     assert shap.shape[0] == 50
 
-    bundle = load_bundle(outputs["bundle"])
+    load_bundle(outputs["bundle"])  # the bundle passes its integrity check
     new = Cohort.read(make_synthetic_cohort(tmp_path / "new", n_patients=6, seed=11))
-    result = predict_cohort(bundle, new)
-    pred = result["prediction"]
+    result = StudyModel.load(outputs["bundle"]).predict(new)
+    pred = result.predictions
     assert len(pred) == 6 and np.isfinite(pred["risk"]).all()
-    assert "benefit[1]" in pred.columns and pred["survival_at_24"].between(0, 1).all()
-    assert result["explanation"].shape[0] == 6
+    assert "benefit[1]" in pred.columns and pred["survival_at_horizon"].between(0, 1).all()
+    assert result.contributions["patient_id"].nunique() == 6
 
     weights = outputs["bundle"] / "model.skops"
     data = bytearray(weights.read_bytes())

@@ -12,7 +12,13 @@
 from __future__ import annotations
 
 from radiopredict.study.model import StudyModel, StudyPrediction
-from radiopredict.study.run import DEMO_BUDGET_S, run_demo, run_study, summarise_cohort
+from radiopredict.study.run import (
+    DEMO_BUDGET_S,
+    predict_and_report,
+    run_demo,
+    run_study,
+    summarise_cohort,
+)
 from radiopredict.study.settings import (
     EmbeddingSection,
     FeatureSection,
@@ -28,6 +34,7 @@ __all__ = [
     "StudyModel",
     "StudyPrediction",
     "run_study",
+    "predict_and_report",
     "run_demo",
     "summarise_cohort",
     "DEMO_BUDGET_S",

@@ -519,6 +519,97 @@ class StudyModel:
                 )
         return pd.DataFrame(rows, columns=["patient_id", "rank", "feature", "value", "shap"])
 
+    # ------------------------------------------------------------------ external validation
+    def validate(
+        self,
+        prediction: StudyPrediction,
+        cohort,
+        *,
+        n_bootstrap: int = 200,
+        min_events: int = 10,
+    ) -> dict[str, Any]:
+        """External validation of the locked model on a cohort with outcomes.
+
+        Parameters
+        ----------
+        prediction
+            :meth:`predict` on ``cohort``.
+        cohort
+            The validation cohort (outcomes required).
+        n_bootstrap
+            Bootstrap resamples for the confidence intervals.
+        min_events
+            Subgroups with fewer events get a warning.
+
+        Returns
+        -------
+        dict
+            ``"metrics"`` (``metric, value, ci_low, ci_high, note``; see
+            :func:`radiopredict.validation.external_validation`), ``"subgroups"``
+            (:func:`radiopredict.validation.subgroup_audit` by site, sex, age band and stage
+            where the cohort has them), ``"shift"`` (membership AUC and standardised
+            differences of the model inputs, :func:`radiopredict.validation.shift_diagnostics`),
+            ``"y"`` (the validation target aligned with the predictions).
+        """
+        from radiopredict.validation import external_validation, shift_diagnostics, subgroup_audit
+
+        self._check_fitted()
+        pred = prediction.predictions
+        ids = [str(i) for i in pred.index]
+        y = _target(cohort, self.task, ids)
+        table = pred.reset_index(drop=True)
+        curves = None
+        if self.task == "survival":
+            grid = np.linspace(0.0, float(np.max(y["time"])), 60)[1:]
+            curves = (
+                grid,
+                np.asarray(
+                    self._model_for(prediction).predict_survival_function(prediction.X, grid)
+                ),
+            )
+        metrics = external_validation(
+            self.task,
+            y,
+            table,
+            y_train=self.reference_y_ if self.task == "survival" else None,
+            horizon=self.horizon_,
+            n_bootstrap=n_bootstrap,
+            random_state=self.study.seed,
+            survival_curves=curves,
+        )
+        groups = _audit_groups(cohort, ids)
+        subgroups = (
+            subgroup_audit(
+                self.task,
+                y,
+                table,
+                groups.reset_index(drop=True),
+                horizon=self.horizon_,
+                n_bootstrap=n_bootstrap,
+                min_events=min_events,
+                random_state=self.study.seed,
+            )
+            if not groups.empty
+            else pd.DataFrame()
+        )
+        numeric = [c for c in self.columns_ if c.startswith(("rad__", "emb__"))]
+        numeric += [
+            c
+            for c in self.columns_
+            if c.startswith("clin__") and pd.api.types.is_numeric_dtype(self.reference_X_[c])
+        ]
+        shift = shift_diagnostics(
+            self.reference_X_[numeric].astype(float),
+            prediction.X[numeric].astype(float),
+            random_state=self.study.seed,
+        )
+        return {"metrics": metrics, "subgroups": subgroups, "shift": shift, "y": y}
+
+    def _model_for(self, prediction: StudyPrediction):
+        """The pipeline used for ``prediction`` (adapted to its new sites, if any)."""
+        model, _, _ = self._for_sites(prediction.X)
+        return model
+
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
         """Write the model as a bundle folder (skops for the scikit-learn parts, safetensors
@@ -722,6 +813,25 @@ def _adapt_pipeline(pipeline, X: pd.DataFrame, min_samples: int):
     return out
 
 
+def _audit_groups(cohort, ids: list[str]) -> pd.DataFrame:
+    """Site, sex, age and stage of the patients ``ids`` where the cohort has them."""
+    pts = cohort.patients
+    pts = pts.set_index("patient_id") if "patient_id" in pts.columns else pts
+    pts.index = pts.index.astype(str)
+    out = pd.DataFrame(index=ids)
+    for name, candidates in (
+        ("site", ("batch", "site")),
+        ("sex", ("sex", "gender")),
+        ("age", ("age",)),
+        ("stage", ("stage",)),
+    ):
+        for c in candidates:
+            if c in pts.columns:
+                out[name] = pts[c].reindex(ids).to_numpy()
+                break
+    return out
+
+
 def _columns_to_plain(X: pd.DataFrame) -> dict[str, Any]:
     """Columns as float arrays (numeric) or lists of text / None (others), for skops."""
     out: dict[str, Any] = {}
@@ -744,6 +854,43 @@ def _columns_from_plain(columns: dict[str, Any], index: list[str]) -> pd.DataFra
     )
     X.index = pd.Index(list(index), name="patient_id")
     return X
+
+
+class NewSiteAdaptive:
+    """Meta-estimator for leave-one-site-out validation: ``fit`` fits a clone of
+    ``estimator``; every prediction first adapts its ComBat steps to the sites of ``X`` not
+    seen in fit (:meth:`radiopredict.harmonize.ComBat.with_new_batches`), the rule a locked
+    model applies to a new hospital."""
+
+    def __init__(self, estimator, min_samples: int = 10) -> None:
+        self.estimator = estimator
+        self.min_samples = min_samples
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        return {"estimator": self.estimator, "min_samples": self.min_samples}
+
+    def set_params(self, **params) -> NewSiteAdaptive:
+        for k, v in params.items():
+            setattr(self, k, v)
+        return self
+
+    def fit(self, X, y, **fit_params) -> NewSiteAdaptive:
+        from sklearn.base import clone
+
+        self.estimator_ = clone(self.estimator).fit(X, y, **fit_params)
+        return self
+
+    def _adapted(self, X):
+        return _adapt_pipeline(self.estimator_, X, self.min_samples)
+
+    def predict(self, X):
+        return self._adapted(X).predict(X)
+
+    def predict_proba(self, X):
+        return self._adapted(X).predict_proba(X)
+
+    def predict_survival_function(self, X, times):
+        return self._adapted(X).predict_survival_function(X, times)
 
 
 def _empty_contributions() -> pd.DataFrame:

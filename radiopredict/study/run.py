@@ -23,7 +23,7 @@ from radiopredict.errors import ManifestError
 from radiopredict.study import stages
 from radiopredict.study.settings import Study
 
-__all__ = ["run_study", "run_demo", "summarise_cohort", "DEMO_BUDGET_S"]
+__all__ = ["run_study", "run_demo", "summarise_cohort", "predict_and_report", "DEMO_BUDGET_S"]
 
 #: Wall-clock budget of the demo on 2 CPU cores (issue #7: at most 10 minutes).
 DEMO_BUDGET_S = 600
@@ -164,7 +164,12 @@ def _tripod_checklist(
             "Treatment effect heterogeneity",
             "out-of-fold benefit validated: HR by group, interaction, c-for-benefit",
         ),
-        ("External validation", "not performed: report as a limitation"),
+        (
+            "External validation",
+            f"locked model applied to {study.external}"
+            if study.external
+            else "not performed: report as a limitation",
+        ),
         (
             "Code and settings availability",
             "radiopredict version, settings and library versions in provenance.json",
@@ -380,6 +385,7 @@ def _run_study(study: Study, *, console=None, progress: bool = True) -> dict[str
         f"Confidence intervals: bootstrap ({study.model.n_bootstrap} resamples of the test folds)."
     ).table(table.reset_index() if not isinstance(table.index, pd.RangeIndex) else table)
 
+    s_oof = None
     if study.task == "survival":
         fig, p_lr = plot_km_by_risk_group(oof, y, title="out-of-fold risk tertiles")
         sec.figure(fig, f"Kaplan-Meier by out-of-fold predicted risk (log-rank p = {p_lr:.2g})")
@@ -397,6 +403,30 @@ def _run_study(study: Study, *, console=None, progress: bool = True) -> dict[str
                 )
             except Exception as exc:  # an undefined calibration is reported, not hidden
                 sec.text(f"Calibration at t = {horizon:g} could not be computed: {exc}", note=True)
+
+    with log.stage("site and subgroup audit"):
+        audit = _audit(study, cohort, pipeline, X, y, ids, oof, horizon, has_batch, s_oof)
+        for name, table in audit.items():
+            if isinstance(table, pd.DataFrame):
+                log.save(name, table, f"{name}.csv")
+    sec = report.section("Site and subgroup audit")
+    sec.text(
+        "Out-of-fold performance by site, sex, age band and stage (bootstrap CIs; a warning "
+        "below 10 events)."
+    )
+    if len(audit["subgroup_audit"]):
+        sec.table(audit["subgroup_audit"], caption="out-of-fold metrics by subgroup")
+    if "leave_one_site_out" in audit:
+        sec.text(
+            "Leave-one-site-out: the pipeline is fitted on the other sites and the held-out site "
+            "is harmonised from its own patients (the rule for a new hospital); compare with the "
+            "pooled cross-validation above."
+        ).table(audit["leave_one_site_out"], caption="leave-one-site-out validation")
+        sec.table(
+            audit["site_leakage"],
+            caption="site leakage: cross-validated AUC of predicting the site from the radiomic "
+            "features (0.5: the site cannot be told apart)",
+        )
 
     with log.stage("explain"):
         final = clone(pipeline).fit(X, y)
@@ -533,6 +563,29 @@ def _run_study(study: Study, *, console=None, progress: bool = True) -> dict[str
         locked.save(out / "model_bundle", overwrite=True)
         log.outputs["bundle"] = out / "model_bundle"
 
+    if study.external is not None:
+        with log.stage("external validation"):
+            from radiopredict.cohort import Cohort
+
+            ext = predict_and_report(
+                locked,
+                Cohort.read(study.external),
+                out / "external",
+                n_jobs=study.n_jobs,
+                n_bootstrap=study.model.n_bootstrap,
+                progress=progress,
+                console=console,
+                title=f"{study.report.title}: external validation",
+            )
+            log.outputs.update({f"external_{k}": v for k, v in ext.items()})
+        sec = report.section("External validation")
+        sec.text(
+            f"The locked model applied to {study.external} (nothing refitted); the full "
+            f"external report is external/report.html."
+        )
+        if "external_validation" in ext:
+            sec.table(pd.read_csv(ext["external_validation"]), caption="external validation")
+
     provenance = {
         "versions": library_versions(),
         "study": study.to_dict(),
@@ -586,6 +639,158 @@ def _on_columns(pipeline, columns: list[str]):
         [("keep", "passthrough", columns)], remainder="drop", verbose_feature_names_out=False
     )
     return SurvivalPipeline([("columns", keep.set_output(transform="pandas")), *pipeline.steps])
+
+
+def _audit(study, cohort, pipeline, X, y, ids, oof, horizon, has_batch, s_oof) -> dict[str, Any]:
+    """Subgroup audit of the out-of-fold predictions; with sites, leave-one-site-out
+    validation and site leakage before and after harmonisation."""
+    from sklearn.base import clone
+
+    from radiopredict.study.model import NewSiteAdaptive, _audit_groups
+    from radiopredict.validation import leave_one_site_out, site_leakage, subgroup_audit
+
+    if study.task == "survival":
+        table = pd.DataFrame({"risk": oof, "survival_at_horizon": s_oof})
+    else:
+        table = pd.DataFrame({"probability": oof})
+    groups = _audit_groups(cohort, ids)
+    out: dict[str, Any] = {
+        "subgroup_audit": subgroup_audit(
+            study.task,
+            y,
+            table,
+            groups.reset_index(drop=True),
+            horizon=horizon,
+            n_bootstrap=min(200, study.model.n_bootstrap),
+            random_state=study.seed,
+        )
+        if not groups.empty
+        else pd.DataFrame()
+    }
+    if has_batch:
+        site = X["batch"].astype(str).to_numpy()
+        out["leave_one_site_out"] = leave_one_site_out(
+            NewSiteAdaptive(pipeline, min_samples=2), X, y, site, task=study.task, horizon=horizon
+        )
+        rad = [c for c in X.columns if c.startswith("rad__")]
+        harmoniser = clone(pipeline)
+        harmoniser.steps = [(n, s) for n, s in harmoniser.steps if n in ("constant", "combat")]
+        harmonised = harmoniser.fit_transform(X, y)
+        kept = [c for c in rad if c in harmonised.columns]
+        out["site_leakage"] = pd.DataFrame(
+            {
+                "features": ["before harmonisation", "after ComBat (fitted on all patients)"],
+                "site_auc": [
+                    site_leakage(X[rad], site, random_state=study.seed),
+                    site_leakage(harmonised[kept], site, random_state=study.seed),
+                ],
+            }
+        )
+    return out
+
+
+def _has_outcomes(cohort, task: str) -> bool:
+    cols = set(cohort.patients.columns)
+    needed = {"time", "event"} if task == "survival" else {"response"}
+    if not needed <= cols:
+        return False
+    return bool(cohort.patients[list(needed)].notna().all(axis=None))
+
+
+def _check_output_folder(out: Path) -> None:
+    """The output folder can be created and written, before any work starts."""
+    from radiopredict.errors import OutputError
+
+    if out.exists() and not out.is_dir():
+        raise OutputError(
+            "the output path is a file, a folder is due",
+            path=out,
+            fix="choose a folder name with --out",
+        )
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".radiopredict-write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise OutputError(
+            f"the output folder cannot be written ({exc.strerror or exc})",
+            path=out,
+            fix="choose a writable folder with --out",
+        ) from exc
+
+
+def predict_and_report(
+    model,
+    cohort,
+    out_dir: str | os.PathLike[str],
+    *,
+    n_jobs: int = 1,
+    n_bootstrap: int = 200,
+    impute_clinical: bool = False,
+    progress: bool = True,
+    console=None,
+    title: str | None = None,
+    work_dir: str | os.PathLike[str] | None = None,
+) -> dict[str, Path]:
+    """Score ``cohort`` with a locked :class:`~radiopredict.StudyModel` and write the results.
+
+    Writes ``predictions.csv``, ``failures.csv``, ``undefined_features.csv``,
+    ``contributions.csv`` and ``report.html`` into ``out_dir``; when the cohort has outcomes
+    also ``external_validation.csv`` (``metric, value, ci_low, ci_high, note``),
+    ``subgroups.csv`` and ``shift.csv``.
+
+    ``work_dir`` keeps the intermediate files (predicted masks) instead of a temporary folder.
+
+    Returns
+    -------
+    dict
+        Output name -> path; ``"report"`` is the HTML report.
+    """
+    from rich.console import Console
+
+    from radiopredict.report.prediction import prediction_report
+
+    console = console or Console()
+    out = Path(out_dir)
+    _check_output_folder(out)
+    t0 = time.perf_counter()
+    prediction = model.predict(
+        cohort,
+        work_dir=work_dir,
+        n_jobs=n_jobs,
+        impute_clinical=impute_clinical,
+        progress=progress,
+    )
+    outputs = prediction.write(out)
+    console.print(
+        f"scored {len(prediction.predictions)} patient(s), "
+        f"{prediction.failures['patient_id'].nunique()} not scored (failures.csv), "
+        f"{len(prediction.undefined)} feature value(s) imputed (undefined_features.csv) "
+        f"in {time.perf_counter() - t0:.1f} s"
+    )
+    validation = None
+    if len(prediction.predictions) and _has_outcomes(cohort, model.task):
+        validation = model.validate(prediction, cohort, n_bootstrap=n_bootstrap)
+        for name, table in (
+            ("external_validation", validation["metrics"]),
+            ("subgroups", validation["subgroups"]),
+            ("shift", validation["shift"]["standardized_differences"]),
+        ):
+            path = out / f"{name}.csv"
+            table.to_csv(path, index=False)
+            outputs[name] = path
+        _print_table(console, validation["metrics"], "external validation")
+    synthetic = _ground_truth(Path(cohort.source)) is not None if cohort.source else False
+    report = prediction_report(
+        model,
+        prediction,
+        validation=validation,
+        title=title or "radiopredict: new patients",
+        synthetic=synthetic,
+    )
+    outputs["report"] = report.save(out / "report.html")
+    return outputs
 
 
 def run_demo(
