@@ -134,8 +134,30 @@ def run(
 @app.command()
 def predict(
     bundle: Path = typer.Argument(..., help="Model bundle folder written by `radiopredict run`."),
-    manifest: Path = typer.Argument(..., help="Manifest (CSV/Parquet) of the new patients."),
+    manifest: Path | None = typer.Argument(
+        None, help="Manifest (CSV/Parquet) of the new patients (not with --dicomweb)."
+    ),
     out: Path = typer.Option(Path("radiopredict-predictions"), "--out", help="Output folder."),
+    dicomweb: str | None = typer.Option(
+        None, "--dicomweb", help="DICOMweb root of a PACS, e.g. http://pacs:8042/dicom-web."
+    ),
+    study: str | None = typer.Option(
+        None, "--study", help="Study Instance UID to fetch and score (with --dicomweb)."
+    ),
+    store: bool = typer.Option(
+        False, "--store", help="Send the DICOM-SEG and the TID 1500 SR back (STOW-RS)."
+    ),
+    deidentify: bool = typer.Option(
+        False, "--deidentify", help="Pseudonymise the study first (key file in --out)."
+    ),
+    clinical: Path | None = typer.Option(
+        None, "--clinical", help="CSV of the clinical columns, keyed by the DICOM Patient ID."
+    ),
+    series: str | None = typer.Option(None, "--series", help="Image series UID to score."),
+    mask_series: str | None = typer.Option(
+        None, "--mask-series", help="RTSTRUCT / SEG series UID to use."
+    ),
+    label: str | None = typer.Option(None, "--label", help="ROI name or number to score."),
     jobs: int = typer.Option(1, "--jobs", min=1, help="Feature-extraction workers."),
     n_bootstrap: int = typer.Option(
         200, "--n-bootstrap", min=0, help="Bootstrap resamples of the external validation."
@@ -149,12 +171,24 @@ def predict(
 
     Writes predictions.csv, failures.csv, undefined_features.csv, contributions.csv and
     report.html (and external_validation.csv, subgroups.csv, shift.csv when the manifest has
-    outcomes); prints the report's path.
+    outcomes); prints the report's path. With --dicomweb URL --study UID it fetches the study
+    from the PACS instead, writes the tables, dicom/seg.dcm and dicom/sr.dcm (TID 1500), with
+    --store sends both into the study, and prints the SR's path.
     """
     from radiopredict.cohort import Cohort
     from radiopredict.errors import RadiopredictError
     from radiopredict.study import StudyModel, predict_and_report
 
+    if dicomweb is not None or study is not None:
+        _predict_dicomweb(
+            bundle, dicomweb, study, out, store=store, deidentify=deidentify,
+            clinical=clinical, series=series, mask_series=mask_series, label=label,
+            jobs=jobs, impute_clinical=impute_clinical, quiet=quiet,
+        )  # fmt: skip
+        return
+    if manifest is None:
+        console.print("[red]error:[/red] give a MANIFEST, or --dicomweb URL --study UID")
+        raise typer.Exit(code=2)
     try:
         model = StudyModel.load(bundle)
         outputs = predict_and_report(
@@ -171,6 +205,31 @@ def predict(
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(code=1) from None
     print(outputs["report"])
+
+
+def _predict_dicomweb(bundle, url, study, out, **kw) -> None:
+    """``predict --dicomweb``: see :func:`radiopredict.dicom.predict_dicomweb`."""
+    from radiopredict.dicom.predict import predict_dicomweb
+    from radiopredict.errors import RadiopredictError
+    from radiopredict.study import StudyModel
+
+    if not url or not study:
+        console.print("[red]error:[/red] --dicomweb URL and --study UID go together")
+        raise typer.Exit(code=2)
+    try:
+        paths = predict_dicomweb(
+            StudyModel.load(bundle), url, study, out, store=kw["store"],
+            deidentify=kw["deidentify"], clinical=kw["clinical"], label=kw["label"],
+            series_uid=kw["series"], mask_series_uid=kw["mask_series"],
+            impute_clinical=kw["impute_clinical"], n_jobs=kw["jobs"],
+            progress=not kw["quiet"], model_name=Path(bundle).name,
+        )  # fmt: skip
+    except RadiopredictError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(code=1) from None
+    if "stored" in paths:
+        console.print(f"stored {len(paths['stored'])} instances in study {study}")
+    print(paths["sr"])
 
 
 def _mount() -> None:

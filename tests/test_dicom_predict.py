@@ -4,6 +4,8 @@ the SR read back gives predictions.csv. Synthetic data throughout."""
 
 from __future__ import annotations
 
+import warnings
+
 import pandas as pd
 import pydicom
 import pytest
@@ -18,6 +20,8 @@ from radiopredict.dicom import (
     write_dicom_series,
 )
 from radiopredict.dicom.predict import predict_dicomweb
+
+pytestmark = pytest.mark.slow  # fits a StudyModel (about 30 s)
 
 PATIENT = {
     "patient_name": "Mustermann^Max",
@@ -40,7 +44,8 @@ def fitted(tmp_path_factory):
         "features": {"settings": "ct", "label": 1},
         "treatment": {"enabled": True, "n_bootstrap": 5},
     }
-    with pytest.warns(UserWarning):  # ComBat passes constant features through, and says so
+    with warnings.catch_warnings():  # ComBat says which constant features pass through
+        warnings.simplefilter("ignore")
         StudyModel(settings).fit(cohort).save(root / "bundle")
     return {"model": StudyModel.load(root / "bundle"), "cohort": cohort, "root": root}
 
@@ -61,17 +66,28 @@ def dicom_patient(fitted, tmp_path_factory):
     return {"series": root / "ct", "seg": seg, "clinical": root / "clinical.csv"}
 
 
-@pytest.mark.slow
-def test_predict_from_orthanc_stores_seg_and_sr_in_the_study(
+def test_cli_predict_from_orthanc_stores_seg_and_sr_in_the_study(
     orthanc, fitted, dicom_patient, tmp_path
 ):
     store_instances(orthanc, [*sorted(dicom_patient["series"].glob("*.dcm")), dicom_patient["seg"]])
     study_uid = str(pydicom.dcmread(dicom_patient["seg"]).StudyInstanceUID)
 
-    paths = predict_dicomweb(
-        fitted["model"], orthanc, study_uid, tmp_path / "plain", store=True,
-        clinical=dicom_patient["clinical"], model_name="synthetic study",
+    from typer.testing import CliRunner
+
+    from radiopredict.cli import app
+
+    out = tmp_path / "plain"
+    result = CliRunner().invoke(
+        app,
+        [
+            "predict", str(fitted["root"] / "bundle"), "--dicomweb", orthanc,
+            "--study", study_uid, "--out", str(out), "--store",
+            "--clinical", str(dicom_patient["clinical"]), "--quiet",
+        ],
     )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    paths = {"sr": out / "dicom" / "sr.dcm", "predictions": out / "predictions.csv"}
+    assert str(paths["sr"]) in result.output and "stored 2 instances" in result.output
     predictions = pd.read_csv(paths["predictions"], index_col="patient_id")
     assert list(predictions.index) == ["SYN000"]
     held = study_series(orthanc, study_uid)
@@ -80,7 +96,7 @@ def test_predict_from_orthanc_stores_seg_and_sr_in_the_study(
     sr_series = str(pydicom.dcmread(paths["sr"]).SeriesInstanceUID)
     back = fetch_study(orthanc, study_uid, tmp_path / "back")
     table = read_measurement_report(next((back / sr_series).glob("*.dcm")))
-    assert table.attrs["model_name"] == "synthetic study"
+    assert table.attrs["model_name"] == "bundle"  # the bundle folder's name
     assert table.attrs["model_version"].startswith(
         fitted["model"].manifest_["versions"]["radiopredict"]
     )
@@ -91,7 +107,26 @@ def test_predict_from_orthanc_stores_seg_and_sr_in_the_study(
     assert {"cm_joint_max_3D_avg", "stat_mean", "volume_mm3"} <= set(table.columns)
 
 
-@pytest.mark.slow
+def test_cli_predict_dicomweb_errors(fitted, tmp_path):
+    import socket
+
+    from typer.testing import CliRunner
+
+    from radiopredict.cli import app
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{s.getsockname()[1]}/dicom-web"
+    bundle = str(fitted["root"] / "bundle")
+    runner = CliRunner()
+    result = runner.invoke(app, ["predict", bundle, "--dicomweb", dead, "--study", "1.2.3"])
+    assert result.exit_code == 1 and "unreachable" in result.output
+    result = runner.invoke(app, ["predict", bundle, "--study", "1.2.3"])
+    assert result.exit_code == 2 and "go together" in result.output
+    result = runner.invoke(app, ["predict", bundle])
+    assert result.exit_code == 2 and "MANIFEST" in result.output
+
+
 def test_predict_deidentified_keeps_identifiers_out_of_every_output(
     orthanc, fitted, dicom_patient, tmp_path
 ):
