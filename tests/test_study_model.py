@@ -202,7 +202,7 @@ def test_bad_new_patients_are_reported_one_by_one(developed, tmp_path) -> None:
     result = model.predict(Cohort.from_dataframe(table), explain=False)
     failed = result.failures.set_index("patient_id")
     assert failed.loc[ids[0], "stage"] == "clinical" and "age" in failed.loc[ids[0], "error"]
-    assert failed.loc[ids[1], "stage"] == "read"
+    assert "read" in set(result.failures.loc[result.failures["patient_id"] == ids[1], "stage"])
     for pid in ids[2:4]:
         assert failed.loc[pid, "stage"] == "harmonise"
         assert (

@@ -779,21 +779,9 @@ def _target(cohort, task: str, ids: list[str]) -> np.ndarray:
 
 
 def _fit_benefit(study, pipeline, X, y, cohort, horizon):
-    from sklearn.base import clone
-
-    from radiopredict.treatment import TreatmentBenefit
-
     trt = cohort.treatment().loc[list(X.index)]
     Xt = X.assign(treatment=trt.to_numpy())
-    tb = TreatmentBenefit(
-        clone(pipeline),
-        learner=study.treatment.learner,
-        horizon=horizon,
-        propensity=None if study.treatment.propensity == "none" else study.treatment.propensity,
-        n_bootstrap=study.treatment.n_bootstrap,
-        random_state=study.seed,
-    )
-    return tb.fit(Xt, y)
+    return stages.benefit_estimator(study, pipeline, horizon).fit(Xt, y)
 
 
 def _adapt_pipeline(pipeline, X: pd.DataFrame, min_samples: int):

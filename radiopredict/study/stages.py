@@ -37,6 +37,7 @@ __all__ = [
     "embed",
     "design",
     "build_pipeline",
+    "benefit_estimator",
     "crop_settings",
 ]
 
@@ -286,3 +287,19 @@ def build_pipeline(study, X: pd.DataFrame, *, with_batch: bool):
             )
         )
     return SurvivalPipeline([*steps, *base.steps])
+
+
+def benefit_estimator(study, pipeline, horizon: float):
+    """The (unfitted) treatment-benefit model of the study over ``pipeline``."""
+    from sklearn.base import clone
+
+    from radiopredict.treatment import TreatmentBenefit
+
+    return TreatmentBenefit(
+        clone(pipeline),
+        learner=study.treatment.learner,
+        horizon=horizon,
+        propensity=None if study.treatment.propensity == "none" else study.treatment.propensity,
+        n_bootstrap=study.treatment.n_bootstrap,
+        random_state=study.seed,
+    )
