@@ -630,3 +630,36 @@ def test_real_ct_roi_agrees_with_pyradiomics_where_definitions_coincide(shared_d
         fc.execute()
         for feature, tag in mapping.items():
             assert ours[tag] == pytest.approx(float(fc.featureValues[feature]), rel=1e-9), tag
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_sparse_glcm_equals_dense_matrices(monkeypatch, seed):
+    """Many grey levels (filter responses): the matrices are kept sparse; every aggregation
+    gives the dense matrices' values, and a slice without pairs is left out as there."""
+    from radiopredict.features.families import glcm
+
+    rng = np.random.default_rng(seed)
+    q = rng.integers(1, 300, size=(5, 14, 15))
+    roi = rng.random(q.shape) > 0.3
+    roi[2] = False
+    roi[2, 3, 3] = True  # a lone voxel: no in-plane pair in slice 2
+    dims = SimpleNamespace(texture_dims=("2D", "2_5D", "3D"), texture_aggregations=("avg", "comb"))
+    assert len(np.unique(q[roi])) > glcm.SPARSE_LEVELS
+    sparse = run("glcm", q, roi, 300, dims)
+    monkeypatch.setattr(glcm, "SPARSE_LEVELS", 10**9)
+    dense = run("glcm", q, roi, 300, dims)
+    assert sparse.keys() == dense.keys() and len(dense) == 150
+    for key, value in dense.items():
+        assert sparse[key] == pytest.approx(value, rel=1e-11, abs=1e-14), key
+
+
+def test_sparse_glcm_without_pairs_raises():
+    from radiopredict.features.families import glcm
+
+    q = np.zeros((5, 17, 17), dtype=np.int64)
+    roi = np.zeros(q.shape, dtype=bool)
+    roi[::2, ::2, ::2] = True  # no two ROI voxels are neighbours
+    q[roi] = np.arange(1, roi.sum() + 1)
+    assert roi.sum() > glcm.SPARSE_LEVELS
+    with pytest.raises(FeatureComputationError, match="every 3D_avg matrix is empty"):
+        run("glcm", q, roi, int(roi.sum()), SimpleNamespace(texture_dims=("3D",)))
