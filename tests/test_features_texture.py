@@ -663,3 +663,46 @@ def test_sparse_glcm_without_pairs_raises():
     assert roi.sum() > glcm.SPARSE_LEVELS
     with pytest.raises(FeatureComputationError, match="every 3D_avg matrix is empty"):
         run("glcm", q, roi, int(roi.sum()), SimpleNamespace(texture_dims=("3D",)))
+
+
+# vectorised complexity below 64 levels; above, per matrix, grouped by probability when few
+# distinct probabilities (voxel counts) occur, else the plain double sum
+@pytest.mark.parametrize("n, top", [(9, 5), (90, 5), (90, 1000)])
+def test_ngtdm_features_equal_the_double_sums(n, top):
+    """NGTDM's single-sum rewrites equal IBSI's double sums over the present levels."""
+    from radiopredict.features.families.ngtdm import ngtdm_features
+
+    rng = np.random.default_rng(n)
+    k = 4
+    m = np.zeros((k, 2, n))
+    m[:, 1] = rng.integers(0, top, (k, n)) * (rng.random((k, n)) > 0.4)
+    m[:, 0] = rng.random((k, n)) * m[:, 1] * 3
+    m[1, 1] = 0
+    m[1, 1, 2], m[1, 0, 2] = 4, 0.5  # a single grey level
+    levels = np.sort(rng.choice(np.arange(1, 5 * n), n, replace=False)).astype(float)
+    ours = ngtdm_features(m, levels=levels)
+    for r in range(k):
+        s, cnt = m[r, 0], m[r, 1]
+        p = cnt / cnt.sum()
+        idx = np.flatnonzero(p > 0)
+        ngp = len(idx)
+        pairs = list(itertools.product(idx, idx))
+        d = {(a, b): levels[a] - levels[b] for a, b in pairs}
+        contrast = sum(p[a] * p[b] * d[a, b] ** 2 for a, b in pairs)
+        contrast *= s.sum() / cnt.sum() / (ngp * (ngp - 1)) if ngp > 1 else 0.0
+        busy = sum(abs(levels[a] * p[a] - levels[b] * p[b]) for a, b in pairs)
+        busy = (p * s).sum() / busy if busy > 0 else 0.0
+        cplx = (
+            sum(abs(d[a, b]) * (p[a] * s[a] + p[b] * s[b]) / (p[a] + p[b]) for a, b in pairs)
+            / cnt.sum()
+        )
+        strength = sum((p[a] + p[b]) * d[a, b] ** 2 for a, b in pairs)
+        strength = strength / s.sum() if s.sum() > 0 else 0.0
+        expect = {
+            "ngt_contrast": contrast,
+            "ngt_busyness": busy,
+            "ngt_complexity": cplx,
+            "ngt_strength": strength,
+        }
+        for key, value in expect.items():
+            assert ours[key][r] == pytest.approx(value, rel=1e-10, abs=1e-14), (key, r)
