@@ -70,6 +70,7 @@ riesz_log, riesz_simoncelli
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import asdict, dataclass
 from functools import cache
 from typing import Any
@@ -120,7 +121,8 @@ class FilterSpec:
     Parameters
     ----------
     kind
-        ``"mean"``, ``"log"``, ``"laws"``, ``"gabor"`` or ``"wavelet"``.
+        ``"mean"``, ``"log"``, ``"laws"``, ``"gabor"``, ``"wavelet"``, ``"simoncelli"``,
+        ``"riesz_log"`` or ``"riesz_simoncelli"``.
     boundary
         ``"constant"`` (zero), ``"nearest"``, ``"periodic"`` or ``"mirror"``.
     dims
@@ -128,7 +130,7 @@ class FilterSpec:
     support
         Mean filter support :math:`M` (odd, voxels).
     sigma_mm
-        LoG / Gabor scale in mm.
+        LoG / Gabor / Riesz-LoG scale in mm.
     cutoff
         LoG / Gabor truncation in units of sigma (IBSI: 4).
     kernels
@@ -563,13 +565,6 @@ def _fourier(data, spec, spacing) -> np.ndarray:
     if spec.kind == "riesz_log":
         # the LoG's boundary condition acts on an extension by its radius; the transformation
         # is periodic over the extended image, which is cut back afterwards
-        radius = filter_radius(
-            FilterSpec(kind="log", sigma_mm=spec.sigma_mm, dims=spec.dims, cutoff=spec.cutoff),
-            spacing,
-        )
-        width = [(int(radius[a]), int(radius[a])) if a in axes else (0, 0) for a in range(3)]
-        data = np.pad(data, width, mode=_NP_PAD[spec.boundary])
-        cut = tuple(slice(w[0], n - w[1]) for w, n in zip(width, data.shape, strict=True))
         log = FilterSpec(
             kind="log",
             sigma_mm=spec.sigma_mm,
@@ -577,6 +572,10 @@ def _fourier(data, spec, spacing) -> np.ndarray:
             cutoff=spec.cutoff,
             boundary=spec.boundary,
         )
+        radius = filter_radius(log, spacing)
+        width = [(int(radius[a]), int(radius[a])) if a in axes else (0, 0) for a in range(3)]
+        data = np.pad(data, width, mode=_NP_PAD[spec.boundary])
+        cut = tuple(slice(w[0], n - w[1]) for w, n in zip(width, data.shape, strict=True))
         spectrum = fft.fftn(_log(data, log, spacing), axes=axes)
     else:
         spectrum = fft.fftn(data, axes=axes) * _simoncelli_transfer(
@@ -592,14 +591,8 @@ def _fourier(data, spec, spacing) -> np.ndarray:
         else:
             sigma = [spec.tensor_sigma_mm / spacing[a] for a in axes]
             out = _steered_riesz(spectrum, omega, order, axes, sigma)
-        out *= np.sqrt(_factorial(sum(order)) / np.prod([_factorial(o) for o in order]))
+        out *= math.sqrt(math.factorial(sum(order)) / math.prod(map(math.factorial, order)))
     return np.ascontiguousarray(out if cut is None else out[cut])
-
-
-def _factorial(n: int) -> int:
-    import math
-
-    return math.factorial(int(n))
 
 
 def _dft_frequencies(shape) -> list[np.ndarray]:
