@@ -240,7 +240,7 @@ class FilterSpec:
 
     @property
     def name(self) -> str:
-        """Short name used to prefix feature tags (``"log_s1.5"``, ``"laws_E5L5S5_e7"``)."""
+        """Short name used to prefix feature tags (``"log_s1.5"``, ``"riesz100_log_s3_st2"``)."""
         ri = "_ri" if self.rotation_invariant else ""
         dims = "_2D" if self.dims == "2D" else ""
         if self.kind == "mean":
@@ -265,8 +265,6 @@ class FilterSpec:
             steer = "" if self.tensor_sigma_mm is None else f"_st{self.tensor_sigma_mm:g}"
             order = "".join(str(o) for o in self.riesz_order)
             core = f"riesz{order}_{base}{steer}"
-            if self.kind == "riesz_log" and self.boundary != "mirror":
-                core += f"_{self.boundary}"
         return core + dims + ri
 
     def to_dict(self) -> dict[str, Any]:
