@@ -630,3 +630,79 @@ def test_real_ct_roi_agrees_with_pyradiomics_where_definitions_coincide(shared_d
         fc.execute()
         for feature, tag in mapping.items():
             assert ours[tag] == pytest.approx(float(fc.featureValues[feature]), rel=1e-9), tag
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_sparse_glcm_equals_dense_matrices(monkeypatch, seed):
+    """Many grey levels (filter responses): the matrices are kept sparse; every aggregation
+    gives the dense matrices' values, and a slice without pairs is left out as there."""
+    from radiopredict.features.families import glcm
+
+    rng = np.random.default_rng(seed)
+    q = rng.integers(1, 300, size=(5, 14, 15))
+    roi = rng.random(q.shape) > 0.3
+    roi[2] = False
+    roi[2, 3, 3] = True  # a lone voxel: no in-plane pair in slice 2
+    dims = SimpleNamespace(texture_dims=("2D", "2_5D", "3D"), texture_aggregations=("avg", "comb"))
+    assert len(np.unique(q[roi])) > glcm.SPARSE_LEVELS
+    sparse = run("glcm", q, roi, 300, dims)
+    monkeypatch.setattr(glcm, "SPARSE_LEVELS", 10**9)
+    dense = run("glcm", q, roi, 300, dims)
+    assert sparse.keys() == dense.keys() and len(dense) == 150
+    for key, value in dense.items():
+        assert sparse[key] == pytest.approx(value, rel=1e-11, abs=1e-14), key
+
+
+def test_sparse_glcm_without_pairs_raises():
+    from radiopredict.features.families import glcm
+
+    q = np.zeros((5, 17, 17), dtype=np.int64)
+    roi = np.zeros(q.shape, dtype=bool)
+    roi[::2, ::2, ::2] = True  # no two ROI voxels are neighbours
+    q[roi] = np.arange(1, roi.sum() + 1)
+    assert roi.sum() > glcm.SPARSE_LEVELS
+    with pytest.raises(FeatureComputationError, match="every 3D_avg matrix is empty"):
+        run("glcm", q, roi, int(roi.sum()), SimpleNamespace(texture_dims=("3D",)))
+
+
+# vectorised complexity below 64 levels; above, per matrix, grouped by probability when few
+# distinct probabilities (voxel counts) occur, else the plain double sum
+@pytest.mark.parametrize("n, top", [(9, 5), (90, 5), (90, 1000)])
+def test_ngtdm_features_equal_the_double_sums(n, top):
+    """NGTDM's single-sum rewrites equal IBSI's double sums over the present levels."""
+    from radiopredict.features.families.ngtdm import ngtdm_features
+
+    rng = np.random.default_rng(n)
+    k = 4
+    m = np.zeros((k, 2, n))
+    m[:, 1] = rng.integers(0, top, (k, n)) * (rng.random((k, n)) > 0.4)
+    m[:, 0] = rng.random((k, n)) * m[:, 1] * 3
+    m[1, 1] = 0
+    m[1, 1, 2], m[1, 0, 2] = 4, 0.5  # a single grey level
+    levels = np.sort(rng.choice(np.arange(1, 5 * n), n, replace=False)).astype(float)
+    ours = ngtdm_features(m, levels=levels)
+    for r in range(k):
+        s, cnt = m[r, 0], m[r, 1]
+        p = cnt / cnt.sum()
+        idx = np.flatnonzero(p > 0)
+        ngp = len(idx)
+        pairs = list(itertools.product(idx, idx))
+        d = {(a, b): levels[a] - levels[b] for a, b in pairs}
+        contrast = sum(p[a] * p[b] * d[a, b] ** 2 for a, b in pairs)
+        contrast *= s.sum() / cnt.sum() / (ngp * (ngp - 1)) if ngp > 1 else 0.0
+        busy = sum(abs(levels[a] * p[a] - levels[b] * p[b]) for a, b in pairs)
+        busy = (p * s).sum() / busy if busy > 0 else 0.0
+        cplx = (
+            sum(abs(d[a, b]) * (p[a] * s[a] + p[b] * s[b]) / (p[a] + p[b]) for a, b in pairs)
+            / cnt.sum()
+        )
+        strength = sum((p[a] + p[b]) * d[a, b] ** 2 for a, b in pairs)
+        strength = strength / s.sum() if s.sum() > 0 else 0.0
+        expect = {
+            "ngt_contrast": contrast,
+            "ngt_busyness": busy,
+            "ngt_complexity": cplx,
+            "ngt_strength": strength,
+        }
+        for key, value in expect.items():
+            assert ours[key][r] == pytest.approx(value, rel=1e-10, abs=1e-14), (key, r)
