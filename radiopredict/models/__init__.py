@@ -17,11 +17,12 @@ from radiopredict.models.response import (
     SoftVoteResponse,
     XGBResponse,
 )
-from radiopredict.models.survival import CoxPH, XGBSurvival
+from radiopredict.models.survival import CoxPH, NullSurvival, XGBSurvival
 
 __all__ = [
     "CoxPH",
     "XGBSurvival",
+    "NullSurvival",
     "DeepSurv",
     "ElasticNetLogistic",
     "XGBResponse",

@@ -8,8 +8,10 @@ the ``X`` passed to ``fit`` is seen, so inside :func:`radiopredict.evaluate.cros
 choice is made on the outer training fold only.
 
 After ``fit``: ``chosen_`` (the name of the chosen candidate), ``inner_scores_`` (a DataFrame,
-one row per candidate: the score on each inner fold, ``mean``, ``sd``, ``chosen``) and
-``estimator_`` (the chosen candidate refitted on all the data).
+one row per candidate: the score on each inner fold, ``mean``, ``sd``, ``chosen``),
+``estimator_`` (the chosen candidate refitted on all the data) and ``n_inner_splits_`` (the
+inner folds used: ``n_splits``, or fewer when the smaller class, responders / non-responders or
+events / censored patients, has fewer patients than that).
 """
 
 from __future__ import annotations
@@ -91,17 +93,18 @@ class _InnerChoice(BaseEstimator):
             )
         cands = self._candidates()
         labels = self._labels(y)
-        n_min = int(np.bincount(labels).min()) if labels.size else 0
-        if n_min < self.n_splits:
+        n_min = int(np.bincount(labels, minlength=2).min())
+        if n_min < 2:
             raise ConfigError(
-                f"the inner {self.n_splits}-fold cross-validation needs at least "
-                f"{self.n_splits} patients of each class (events and censored for survival); "
-                f"the smallest class has {n_min}",
-                fix="use fewer inner folds (n_splits=) or a single fixed pipeline",
+                "the inner cross-validation needs at least 2 patients of each class (events "
+                f"and censored patients for survival); the smallest class has {n_min}",
+                fix="fit on more patients, or use a single fixed pipeline of "
+                "candidate_pipelines(task)",
             )
-        splitter = StratifiedKFold(
-            n_splits=self.n_splits, shuffle=True, random_state=self.random_state
-        )
+        # small data (e.g. one treatment arm of a study): as many folds as the smaller class
+        # allows, recorded in n_inner_splits_
+        n_splits = min(int(self.n_splits), n_min)
+        splitter = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=self.random_state)
         folds = list(splitter.split(np.zeros((len(labels), 1)), labels))
         scores = np.full((len(cands), len(folds)), np.nan)
         for j, (train, test) in enumerate(folds):
@@ -125,6 +128,7 @@ class _InnerChoice(BaseEstimator):
         table.index.name = "candidate"
         self.inner_scores_ = table
         self.chosen_ = cands[best][0]
+        self.n_inner_splits_ = n_splits
         self.estimator_ = clone(cands[best][1]).fit(X, y, **fit_params)
         if hasattr(X, "columns"):
             self.feature_names_in_ = np.asarray(X.columns, dtype=object)

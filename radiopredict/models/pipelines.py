@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from sklearn.base import clone
+from sklearn.dummy import DummyClassifier
 from sklearn.ensemble import VotingClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
@@ -50,7 +51,6 @@ def predict_survival_function(model, X, times):
         f"{type(model).__name__} has no predict_survival_function",
         fix="use a survival estimator from radiopredict.models",
     )
-
 
 
 def _filters(correlation: float | None) -> list[tuple[str, Any]]:
@@ -213,16 +213,22 @@ def adaptive_candidates(task: str, *, random_state: int = 0) -> dict[str, Pipeli
     feature, inverse penalty ``C``), ``"enet_clustered"`` (Spearman correlation clusters at
     0.9, elastic-net logistic ``C=0.1``, ``l1_ratio=0.5``: the default before the adaptive
     one), ``"rf"`` (random forest, 200 trees, ``max_features="sqrt"``), ``"xgb"`` (xgboost,
-    100 trees of depth 2, 64 histogram bins).
+    100 trees of depth 2, 64 histogram bins), ``"base_rate"`` (the training fold's share of
+    responders for everyone: AUC 0.5).
 
     Survival: ``"coxnet_clustered"`` (correlation clusters at 0.9, ``CoxPH(alpha=0.1,
     l1_ratio=0.5)``: the default before), ``"cox_l2"`` (``CoxPH(alpha=0.01)``, ridge, every
     feature), ``"xgb_cox"``, ``"xgb_aft"`` (xgboost, 200 trees of depth 2), ``"xgb_cox_forest"``
     (xgboost's random-forest mode on the Cox loss: 300 trees of depth 6 grown in one round on
-    63 % subsamples, a third of the columns at each split).
+    63 % subsamples, a third of the columns at each split), ``"null"`` (the same risk for
+    everyone, the cohort's Nelson-Aalen survival: C = 0.5).
+
+    The last candidate of each task predicts without the features. Ties go to the earlier
+    candidate, so it is chosen only when every model scores below chance on the inner folds
+    (no usable signal): the default then says so (``chosen_``) instead of fitting noise.
     """
     from radiopredict.models.response import ElasticNetLogistic
-    from radiopredict.models.survival import CoxPH, XGBSurvival
+    from radiopredict.models.survival import CoxPH, NullSurvival, XGBSurvival
 
     rs = random_state
     if task == "response":
@@ -243,6 +249,7 @@ def adaptive_candidates(task: str, *, random_state: int = 0) -> dict[str, Pipeli
         out["xgb"] = Pipeline(
             [*_filters(None), ("model", clone(_response_xgb(rs)).set_params(max_bin=64))]
         )
+        out["base_rate"] = Pipeline([("model", DummyClassifier(strategy="prior"))])
         return out
     if task == "survival":
         cands = candidate_pipelines("survival", random_state=rs)
@@ -266,6 +273,7 @@ def adaptive_candidates(task: str, *, random_state: int = 0) -> dict[str, Pipeli
             "xgb_cox": cands["xgb_cox"],
             "xgb_aft": cands["xgb_aft"],
             "xgb_cox_forest": SurvivalPipeline([*_filters(None), ("model", forest)]),
+            "null": SurvivalPipeline([("model", NullSurvival())]),
         }
     raise ConfigError(f"unknown task {task!r}", fix="use task='survival' or task='response'")
 

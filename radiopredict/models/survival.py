@@ -19,7 +19,7 @@ from radiopredict.errors import ConfigError
 from radiopredict.models._baseline import BreslowBaseline
 from radiopredict.targets import check_survival_target
 
-__all__ = ["CoxPH", "XGBSurvival", "SurvivalMixin"]
+__all__ = ["CoxPH", "XGBSurvival", "NullSurvival", "SurvivalMixin"]
 
 
 class SurvivalMixin:
@@ -346,3 +346,33 @@ class XGBSurvival(SurvivalMixin, BaseEstimator):
         if self.aft_distribution == "logistic":
             return stats.logistic.sf(z)
         return np.exp(-np.exp(z))  # extreme (Gumbel minimum) for log T
+
+
+class NullSurvival(SurvivalMixin, BaseEstimator):
+    r"""The no-information model: the same risk (0) for every patient, the cohort's survival.
+
+    ``predict`` is 0 for everyone (Harrell's C = 0.5: every comparable pair is tied);
+    ``predict_survival_function`` is the Breslow estimate with all log-hazards 0, i.e. the
+    Nelson-Aalen survival :math:`\exp(-\hat H(t))` of the training data. The adaptive default
+    falls back to it when no candidate beats chance on the inner folds.
+
+    Attributes
+    ----------
+    baseline_ : BreslowBaseline
+    """
+
+    def fit(self, X, y, sample_weight=None) -> NullSurvival:
+        """Estimate the cohort's cumulative hazard (``sample_weight`` optional)."""
+        X = validate_data(self, X, dtype=np.float64, ensure_all_finite="allow-nan")
+        event, time = check_survival_target(y)
+        if len(time) != X.shape[0]:
+            raise ConfigError(f"X has {X.shape[0]} rows but y has {len(time)}")
+        w = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
+        self.baseline_ = BreslowBaseline().fit(np.zeros(len(time)), event, time, w)
+        return self
+
+    def predict(self, X) -> np.ndarray:
+        """0 for every patient."""
+        check_is_fitted(self, "baseline_")
+        X = validate_data(self, X, dtype=np.float64, ensure_all_finite="allow-nan", reset=False)
+        return np.zeros(X.shape[0])
