@@ -22,13 +22,15 @@ Models: ``default`` (``default_pipeline("survival")``) and scikit-survival's
 GPL: used here as a reference only, never by the package). Metric: mean per-fold Harrell C.
 
 Every model of a set runs on the same folds; the wall seconds are for the whole CV of that
-model (``--n-jobs`` folds in parallel). Writes ``default_models_{response,survival}.csv`` and
+model (``--n-jobs`` folds in parallel), the CPU seconds those of this process and its
+worker processes (``psutil``). Writes ``default_models_{response,survival}.csv`` and
 ``default_models_choice_{response,survival}.csv`` (the inner choice per outer fold).
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 
@@ -127,14 +129,15 @@ def survival_sets(names: list[str] | None = None) -> dict[str, tuple[pd.DataFram
 
 
 def _run(task: str, name: str, X, y, models: dict, cv: dict) -> tuple[list[dict], pd.DataFrame]:
+    from bench_response_radmlbench import _cpu_seconds
     from sklearn.metrics import roc_auc_score
 
     rows, choice = [], None
     metric = "auc" if task == "response" else "harrell_c"
     for model_name, model in models.items():
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), _cpu_seconds()
         res = cross_validate(model, X, y, metrics=[metric], **cv)
-        wall = time.perf_counter() - t0
+        wall, cpu = time.perf_counter() - t0, _cpu_seconds() - c0
         row = {
             "dataset": name,
             "n": len(y),
@@ -143,6 +146,7 @@ def _run(task: str, name: str, X, y, models: dict, cv: dict) -> tuple[list[dict]
             metric: round(float(res.scores[metric].mean()), 4),
             f"{metric}_sd": round(float(res.scores[metric].std(ddof=1)), 4),
             "seconds": round(wall, 1),
+            "cpu_seconds": round(cpu, 1),
         }
         if task == "response":
             pooled = [
@@ -174,12 +178,10 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     subset = [s for s in args.sets.split(",") if s]
     tasks = ["response", "survival"] if args.task == "both" else [args.task]
+    sys.path.insert(0, str(Path(__file__).parent))
     for task in tasks:
         rows, choices = [], []
         if task == "response":
-            import sys
-
-            sys.path.insert(0, str(Path(__file__).parent))
             from bench_response_radmlbench import load_set
 
             names = [s for s in RADMLBENCH if not subset or s in subset]
