@@ -51,6 +51,7 @@ from typing import Any
 import numpy as np
 from scipy import ndimage, signal
 
+from radiopredict._settings import Settings
 from radiopredict.errors import ConfigError
 
 __all__ = [
@@ -82,7 +83,7 @@ _KINDS = ("mean", "log", "laws", "gabor", "wavelet")
 
 
 @dataclass(frozen=True)
-class FilterSpec:
+class FilterSpec(Settings):
     """Settings of one IBSI-2 filter.
 
     Parameters
@@ -132,7 +133,9 @@ class FilterSpec:
     response: str | None = None
     level: int = 1
 
-    def __post_init__(self) -> None:
+    def validate(self) -> None:
+        """Rules of each filter kind (types and unknown keys are checked by the base)."""
+
         def bad(problem, fix):
             raise ConfigError(f"filter {self.kind!r}: {problem}", fix=fix)
 
