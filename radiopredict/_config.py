@@ -41,4 +41,6 @@ def dataclass_from_mapping(
     try:
         return cls(**kwargs)
     except TypeError as exc:
-        raise ConfigError(f"invalid {where}: {exc}", path=source) from exc
+        raise ConfigError(
+            f"invalid {where}: {exc}", path=source, fix=f"check the keys and values of {where}"
+        ) from exc

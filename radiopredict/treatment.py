@@ -477,7 +477,10 @@ def c_for_benefit(
     c_idx = c_idx[np.argsort(benefit[c_idx], kind="stable")]
     m = min(len(t_idx), len(c_idx))
     if m < 2:
-        raise TargetError("c-for-benefit needs at least two patients in each arm")
+        raise TargetError(
+            "c-for-benefit needs at least two patients in each arm",
+            fix="evaluate on a sample with patients in both arms",
+        )
     t_idx = t_idx[np.round(np.linspace(0, len(t_idx) - 1, m)).astype(int)]
     c_idx = c_idx[np.round(np.linspace(0, len(c_idx) - 1, m)).astype(int)]
     keep = known[t_idx] & known[c_idx]

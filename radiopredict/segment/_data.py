@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import SimpleITK as sitk
 
+from radiopredict._provenance import sha256_file
 from radiopredict._settings import Settings, option
 from radiopredict.cohort import Case, Cohort
 from radiopredict.errors import (
@@ -131,14 +132,8 @@ def write_mask_file(
 
 
 def file_hash(path: Path, h: Any | None = None) -> Any:
-    """Update (or create) a SHA-256 with a file's bytes, or every file of a folder (sorted)."""
-    h = h or hashlib.sha256()
-    files = sorted(p for p in Path(path).rglob("*") if p.is_file()) if path.is_dir() else [path]
-    for f in files:
-        with open(f, "rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                h.update(chunk)
-    return h
+    """Update (or create) a SHA-256 with a file's or a folder's bytes (:func:`sha256_file`)."""
+    return sha256_file(path, h if h is not None else hashlib.sha256())
 
 
 @dataclass(frozen=True)

@@ -194,7 +194,10 @@ def qc_table(
         One row per case, indexed by ``(patient_id, modality, timepoint, label)``.
     """
     if on_error not in ("record", "raise"):
-        raise ConfigError(f"on_error must be 'record' or 'raise', got {on_error!r}", fix="")
+        raise ConfigError(
+            f"on_error must be 'record' or 'raise', got {on_error!r}",
+            fix="use on_error='record' or on_error='raise'",
+        )
     lookup = _reference_lookup(reference)
     rows, keys = [], []
     for case in as_cases(cases):
