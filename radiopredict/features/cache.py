@@ -24,7 +24,6 @@ from radiopredict.errors import InputFileNotFoundError
 __all__ = ["FeatureCache", "file_digest", "cache_key"]
 
 
-
 def file_digest(path: str | os.PathLike[str]) -> str:
     """SHA-256 of a file's bytes, or of a folder's files (sorted relative names and bytes).
 
