@@ -28,7 +28,8 @@ from sklearn.model_selection import RepeatedStratifiedKFold
 from radiopredict import metrics as M
 from radiopredict.errors import ConfigError, RadiopredictError
 from radiopredict.parallel import run_tasks
-from radiopredict.targets import check_binary_target, check_survival_target
+from radiopredict.targets import binary_target, check_survival_target
+from radiopredict.targets import is_survival as _is_survival
 
 __all__ = [
     "SurvivalStratifiedKFold",
@@ -45,10 +46,6 @@ SURVIVAL_METRICS = ("harrell_c", "uno_c", "mean_auc", "ibs")
 """Default survival metrics: Harrell C, Uno C(tau), mean time-dependent AUC, integrated Brier."""
 BINARY_METRICS = ("auc", "brier")
 """Default binary metrics; ``calibration_slope``, ``calibration_intercept`` and ``ici`` too."""
-
-
-def _is_survival(y) -> bool:
-    return np.asarray(y).dtype.names is not None
 
 
 class SurvivalStratifiedKFold:
@@ -385,7 +382,7 @@ def _check_xy(X, y):
         y = np.asarray(y)
         survival = True
     else:
-        y = check_binary_target(y)
+        y = binary_target(y)[1]  # any two labels; 1 = the later one ('responder' > 'non')
         survival = False
     if len(y) != n:
         raise ConfigError(f"X has {n} rows but y has {len(y)}", fix="align X and y by patient")

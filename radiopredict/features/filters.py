@@ -78,6 +78,7 @@ from typing import Any
 import numpy as np
 from scipy import ndimage, signal
 
+from radiopredict._settings import Settings
 from radiopredict.errors import ConfigError
 
 __all__ = [
@@ -115,7 +116,7 @@ GLOBAL_RADIUS = 2**40
 
 
 @dataclass(frozen=True)
-class FilterSpec:
+class FilterSpec(Settings):
     """Settings of one IBSI-2 filter.
 
     Parameters
@@ -172,7 +173,9 @@ class FilterSpec:
     riesz_order: tuple[int, ...] | None = None
     tensor_sigma_mm: float | None = None
 
-    def __post_init__(self) -> None:
+    def validate(self) -> None:
+        """Rules of each filter kind (types and unknown keys are checked by the base)."""
+
         def bad(problem, fix):
             raise ConfigError(f"filter {self.kind!r}: {problem}", fix=fix)
 

@@ -9,31 +9,17 @@ from __future__ import annotations
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.ensemble import RandomForestClassifier, VotingClassifier
-from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from radiopredict.errors import ConfigError, TargetError
+from radiopredict.errors import ConfigError
+from radiopredict.targets import binary_target
 
 __all__ = ["ElasticNetLogistic", "XGBResponse", "RandomForestResponse", "SoftVoteResponse"]
 
 
 def _encode_binary(y) -> tuple[np.ndarray, np.ndarray]:
-    y = np.asarray(y)
-    if y.ndim == 2 and y.shape[1] == 1:
-        y = y.ravel()
-    kind = type_of_target(y, input_name="y", raise_unknown=True)
-    classes = np.unique(y)
-    if len(classes) < 2:
-        raise TargetError(
-            "the response has one class only; a response model needs two",
-            fix="include both responders and non-responders (1 = responder, 0 = non-responder)",
-        )
-    if kind != "binary" or len(classes) != 2:
-        raise TargetError(
-            f"Only binary classification is supported; got {len(classes)} classes ({kind})",
-            fix="code the response as 1 = responder, 0 = non-responder",
-        )
-    return classes, (y == classes[1]).astype(int)
+    """``(classes_, y01)`` from :func:`radiopredict.targets.binary_target`, the one gate."""
+    return binary_target(y)
 
 
 class _BinaryBase(ClassifierMixin, BaseEstimator):
@@ -287,6 +273,11 @@ class SoftVoteResponse(_ProbaAUCScore, VotingClassifier):
     """Mean of the models' ``predict_proba`` (scikit-learn's soft ``VotingClassifier``, same
     parameters, ``voting="soft"`` by default) whose ``score`` is the ROC AUC, not the accuracy.
     """
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_class = False  # its members are binary response models
+        return tags
 
     def __init__(
         self,

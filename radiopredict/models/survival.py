@@ -113,7 +113,10 @@ class CoxPH(SurvivalMixin, BaseEstimator):
         X = validate_data(self, X, dtype=np.float64)
         event, time = check_survival_target(y)
         if len(time) != X.shape[0]:
-            raise ConfigError(f"X has {X.shape[0]} rows but y has {len(time)}")
+            raise ConfigError(
+                f"X has {X.shape[0]} rows but y has {len(time)}",
+                fix="pass one target row per row of X",
+            )
         if sample_weight is not None:
             sample_weight = np.asarray(sample_weight, dtype=float)
             if (
@@ -285,7 +288,10 @@ class XGBSurvival(SurvivalMixin, BaseEstimator):
         X = validate_data(self, X, dtype=np.float64, ensure_all_finite="allow-nan")
         event, time = check_survival_target(y)
         if len(time) != X.shape[0]:
-            raise ConfigError(f"X has {X.shape[0]} rows but y has {len(time)}")
+            raise ConfigError(
+                f"X has {X.shape[0]} rows but y has {len(time)}",
+                fix="pass one target row per row of X",
+            )
         if sample_weight is not None:
             sample_weight = np.asarray(sample_weight, dtype=float)
             if (

@@ -332,7 +332,7 @@ def compute(
     """
     dims = texture_dims(settings)
     aggs = texture_aggregations(settings)
-    dist = int(setting(settings, "glcm_distance", 1))
+    dist = int(setting(settings, "glcm_distance"))
     t = prepare(q, roi, n_levels, family="GLCM", pad=dist)
     n = len(t.levels)
     if n > SPARSE_LEVELS:
@@ -383,7 +383,7 @@ def compute_many(
     :class:`~radiopredict.errors.FeatureComputationError` it raises.
     """
     dims = texture_dims(settings)
-    dist = int(setting(settings, "glcm_distance", 1))
+    dist = int(setting(settings, "glcm_distance"))
     per_slice = "2D" in dims
 
     def cost(shape):  # direction (and slice) matrices and their transposes, per level pair

@@ -184,7 +184,7 @@ def compute(
         Bad inputs, or no ROI voxel with a neighbour in an aggregation.
     """
     dims = texture_dims(settings)
-    dist = int(setting(settings, "ngtdm_distance", 1))
+    dist = int(setting(settings, "ngtdm_distance"))
     t = prepare(q, roi, n_levels, family="NGTDM", pad=dist)
     n = len(t.levels)
     values = t.values
@@ -215,7 +215,7 @@ def compute_many(
     returns per ROI what :func:`compute` returns, or the error it raises.
     """
     dims = texture_dims(settings)
-    dist = int(setting(settings, "ngtdm_distance", 1))
+    dist = int(setting(settings, "ngtdm_distance"))
 
     def cost(shape):  # slice matrices x 2, per level pair (the pair terms)
         return (shape[0] + 1) * 2
