@@ -29,6 +29,7 @@ __all__ = [
     "BundleIntegrityError",
     "EvaluationTimeError",
     "OutputError",
+    "DicomWebError",
     "format_message",
 ]
 
@@ -177,3 +178,7 @@ class EvaluationTimeError(RadiopredictError, ValueError):
 
 class OutputError(RadiopredictError, OSError):
     """An output or cache location cannot be written (checked before the work starts)."""
+
+
+class DicomWebError(RadiopredictError, ConnectionError):
+    """A DICOMweb server cannot be reached, refuses a request, or lacks the study asked for."""

@@ -1,0 +1,121 @@
+"""End to end through a real PACS: a StudyModel fitted on the synthetic cohort scores a
+synthetic patient written as DICOM and stored in Orthanc; SEG and SR go back into the study and
+the SR read back gives predictions.csv. Synthetic data throughout."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pydicom
+import pytest
+import SimpleITK as sitk
+
+from radiopredict.dicom import (
+    fetch_study,
+    read_measurement_report,
+    store_instances,
+    study_series,
+    write_dicom_seg,
+    write_dicom_series,
+)
+from radiopredict.dicom.predict import predict_dicomweb
+
+PATIENT = {
+    "patient_name": "Mustermann^Max",
+    "patient_birth_date": "19510203",
+}
+
+
+@pytest.fixture(scope="module")
+def fitted(tmp_path_factory):
+    """A StudyModel fitted on 40 synthetic patients (no U-Net, no CNN), saved and reloaded."""
+    from radiopredict.cohort import Cohort
+    from radiopredict.datasets import make_synthetic_cohort
+    from radiopredict.study import StudyModel
+
+    root = tmp_path_factory.mktemp("study")
+    cohort = Cohort.read(make_synthetic_cohort(root / "cohort", n_patients=40, progress=False))
+    settings = {
+        "task": "survival",
+        "horizon": 24,
+        "features": {"settings": "ct", "label": 1},
+        "treatment": {"enabled": True, "n_bootstrap": 5},
+    }
+    with pytest.warns(UserWarning):  # ComBat passes constant features through, and says so
+        StudyModel(settings).fit(cohort).save(root / "bundle")
+    return {"model": StudyModel.load(root / "bundle"), "cohort": cohort, "root": root}
+
+
+@pytest.fixture(scope="module")
+def dicom_patient(fitted, tmp_path_factory):
+    """SYN000 of the cohort as a DICOM CT series with its mask as SEG, and a clinical CSV."""
+    cohort = fitted["cohort"]
+    case = cohort.table[cohort.table.patient_id == "SYN000"].iloc[0]
+    root = tmp_path_factory.mktemp("dicom_patient")
+    image = sitk.ReadImage(str(case["image"]))
+    write_dicom_series(image, root / "ct", patient_id="SYN000", **PATIENT)
+    mask = sitk.ReadImage(str(case["mask"]))
+    mask.CopyInformation(image)
+    seg = write_dicom_seg(mask, root / "ct", root / "seg.dcm", label_names={1: "tumour"})
+    clinical = cohort.patients.loc[["SYN000"], ["treatment", "batch", "age", "stage", "sex"]]
+    clinical.to_csv(root / "clinical.csv", index_label="patient_id")
+    return {"series": root / "ct", "seg": seg, "clinical": root / "clinical.csv"}
+
+
+@pytest.mark.slow
+def test_predict_from_orthanc_stores_seg_and_sr_in_the_study(
+    orthanc, fitted, dicom_patient, tmp_path
+):
+    store_instances(orthanc, [*sorted(dicom_patient["series"].glob("*.dcm")), dicom_patient["seg"]])
+    study_uid = str(pydicom.dcmread(dicom_patient["seg"]).StudyInstanceUID)
+
+    paths = predict_dicomweb(
+        fitted["model"], orthanc, study_uid, tmp_path / "plain", store=True,
+        clinical=dicom_patient["clinical"], model_name="synthetic study",
+    )  # fmt: skip
+    predictions = pd.read_csv(paths["predictions"], index_col="patient_id")
+    assert list(predictions.index) == ["SYN000"]
+    held = study_series(orthanc, study_uid)
+    assert sorted(held.modality) == ["CT", "SEG", "SEG", "SR"]  # the input SEG, then ours
+
+    sr_series = str(pydicom.dcmread(paths["sr"]).SeriesInstanceUID)
+    back = fetch_study(orthanc, study_uid, tmp_path / "back")
+    table = read_measurement_report(next((back / sr_series).glob("*.dcm")))
+    assert table.attrs["model_name"] == "synthetic study"
+    assert table.attrs["model_version"].startswith(
+        fitted["model"].manifest_["versions"]["radiopredict"]
+    )
+    row = predictions.loc["SYN000"].drop("n_undefined")
+    for col, value in row.items():  # predictions.csv, as the PACS holds it
+        assert table.loc["tumour", col] == pytest.approx(value, rel=1e-12, abs=1e-12), col
+    assert table.loc["tumour", "morph_volume"] > 0
+    assert {"cm_joint_max_3D_avg", "stat_mean", "volume_mm3"} <= set(table.columns)
+
+
+@pytest.mark.slow
+def test_predict_deidentified_keeps_identifiers_out_of_every_output(
+    orthanc, fitted, dicom_patient, tmp_path
+):
+    study_uid = str(pydicom.dcmread(dicom_patient["seg"]).StudyInstanceUID)
+    if study_series(orthanc, study_uid).empty:
+        store_instances(
+            orthanc, [*sorted(dicom_patient["series"].glob("*.dcm")), dicom_patient["seg"]]
+        )
+    out = tmp_path / "pseudo"
+    paths = predict_dicomweb(
+        fitted["model"], orthanc, study_uid, out, store=True, deidentify=True,
+        clinical=dicom_patient["clinical"],
+    )  # fmt: skip
+    pseudonym = paths["patient_id"]
+    assert pseudonym.startswith("RP-")
+    secrets_ = [b"SYN000", b"Mustermann", b"19510203"]
+    outputs = [
+        paths[k] for k in ("predictions", "failures", "undefined_features", "contributions")
+    ] + [paths["seg"], paths["sr"], *sorted((out / "input" / "pseudonymised").rglob("*.dcm"))]
+    for path in outputs:
+        assert not [s for s in secrets_ if s in path.read_bytes()], path
+    assert pd.read_csv(paths["predictions"]).patient_id.tolist() == [pseudonym]
+    # what was stored was re-identified into the original study
+    stored_sr = str(pydicom.dcmread(paths["sr"]).SOPInstanceUID)
+    assert stored_sr in paths["stored"]
+    held = study_series(orthanc, study_uid)
+    assert str(pydicom.dcmread(paths["sr"]).SeriesInstanceUID) in set(held.series_uid)
