@@ -69,6 +69,10 @@ class FederatedSettings:
         Also fit the logistic response model (sites need a ``response`` column).
     loso
         Run leave-one-site-out validation.
+    stratified
+        Also fit the site-stratified Cox model (reported next to the unstratified one).
+    validate
+        Compute the binned Kaplan-Meier, C-index and calibration.
     on_dropout
         ``"stop"`` (raise, naming the site) or ``"continue"`` (restart without it).
     dp_epsilon, dp_delta
@@ -90,6 +94,8 @@ class FederatedSettings:
     n_risk_bins: int = 5
     response: bool = True
     loso: bool = True
+    stratified: bool = True
+    validate: bool = True
     on_dropout: str = "stop"
     dp_epsilon: float | None = None
     dp_delta: float = 1e-5
@@ -122,12 +128,13 @@ class FederatedResult:
     scale_mean: np.ndarray
     scale_sd: np.ndarray
     cox: fcox.CoxFit
-    cox_stratified: fcox.CoxFit
+    cox_stratified: fcox.CoxFit | None
     baseline: Any
-    validation: fval.BinnedValidation
+    validation: fval.BinnedValidation | None
     logistic: flogistic.LogisticFit | None
     loso: pd.DataFrame
     settings: FederatedSettings
+    horizon: float = float("nan")
     dropped: list[str] = field(default_factory=list)
 
     @property
@@ -185,26 +192,17 @@ def federated_study(settings: FederatedSettings, sites: list[str]) -> ServerStep
     mom = yield from fstats.moments(prep)
     mean, sd = mom.mean, np.sqrt(mom.var(ddof=1))
     cox_fit = yield from fcox.fit_cox(prep, mean, sd, mom.n, alpha=st.alpha, l1_ratio=st.l1_ratio)
-    strat = yield from fcox.fit_cox(
-        prep, mean, sd, mom.n, alpha=st.alpha, l1_ratio=st.l1_ratio, stratified=True
-    )
+    strat = None
+    if st.stratified:
+        strat = yield from fcox.fit_cox(
+            prep, mean, sd, mom.n, alpha=st.alpha, l1_ratio=st.l1_ratio, stratified=True
+        )
     base = yield from fcox.breslow_baseline(prep, cox_fit.coef, cox_fit.times)
     horizon = st.horizon if st.horizon is not None else float(np.median(cox_fit.times))
     h0 = float(base.baseline_cumulative_hazard([horizon])[0])
-    r_mean, r_sd = yield from fval.risk_moments(prep, cox_fit.coef)
-    val = yield from fval.validate_binned(
-        prep,
-        cox_fit.coef,
-        base.offset_,
-        h0,
-        horizon,
-        base.max_time_,
-        r_mean,
-        r_sd,
-        n_time_bins=st.n_time_bins,
-        n_risk_bins=st.n_risk_bins,
-        min_cell=st.min_cell,
-    )
+    val = None
+    if st.validate:
+        val = yield from _validate(prep, cox_fit.coef, base, h0, horizon, st)
     logit = None
     if st.response:
         logit = yield from flogistic.fit_logistic(prep, mean, sd, C=st.C)
@@ -251,6 +249,26 @@ def federated_study(settings: FederatedSettings, sites: list[str]) -> ServerStep
         logistic=logit,
         loso=pd.DataFrame(loso_rows, columns=["held_out", "cindex", "pairs", "rounds"]),
         settings=st,
+        horizon=horizon,
+    )
+
+
+def _validate(prep, coef, base, h0, horizon, st):
+    r_mean, r_sd = yield from fval.risk_moments(prep, coef)
+    return (
+        yield from fval.validate_binned(
+            prep,
+            coef,
+            base.offset_,
+            h0,
+            horizon,
+            base.max_time_,
+            r_mean,
+            r_sd,
+            n_time_bins=st.n_time_bins,
+            n_risk_bins=st.n_risk_bins,
+            min_cell=st.min_cell,
+        )
     )
 
 
@@ -378,13 +396,18 @@ def pooled_reference(sites: list[SiteData], result: FederatedResult) -> dict[str
         "variances": vf.variances_,
         "harmonized": Xh,
         "cox_coef": cox.coef_,
-        "cox_stratified_coef": strat.params_.to_numpy(),
+        "cox_stratified_coef": None if strat is None else strat.params_.to_numpy(),
         "baseline": cox.baseline_,
         "scale_mean": Xh.mean().to_numpy(),
         "scale_sd": Xh.std(ddof=1).to_numpy(),
     }
     risk = Xh.to_numpy() @ cox.coef_
+    out["cindex_exact"] = harrell_c(y, risk)
     val = result.validation
+    if val is None:
+        val = fval.BinnedValidation(
+            np.zeros(0), np.zeros(0), np.zeros(0), pd.DataFrame(), np.nan, pd.DataFrame(), np.nan
+        )
     tb = fval.bin_index(time, val.time_edges)
     cb_t = fval.bin_index(time, val.cindex_time_edges)
     rb = fval.bin_index(risk, val.risk_edges)
@@ -395,7 +418,6 @@ def pooled_reference(sites: list[SiteData], result: FederatedResult) -> dict[str
     idx = np.searchsorted(ex_t, ends, side="right") - 1
     out["km_exact_at_edges"] = np.where(idx >= 0, ex_s[np.clip(idx, 0, None)], 1.0)
     out["cindex_binned"] = harrell_c(make_survival_target(event, cb_t.astype(float)), rb)
-    out["cindex_exact"] = harrell_c(y, risk)
     if result.logistic is not None and resp is not None:
         Z = (Xh.to_numpy() - out["scale_mean"]) / out["scale_sd"]
         lr = LogisticRegression(C=st.C, tol=1e-12, max_iter=10000).fit(Z, resp)
@@ -436,18 +458,21 @@ def compare(result: FederatedResult, pooled: dict[str, Any], sites: list[SiteDat
         frame = X[result.kept].fillna(pd.Series(result.impute_mean, index=result.kept))
         fed = result.combat.transform(frame.assign(batch=batch))[result.kept]
         rows.append(("combat", diff(fed.to_numpy(), pooled["harmonized"].to_numpy()), ""))
-    rows += [
+    rows.append(
         (
             "cox",
             diff(result.cox.coef, pooled["cox_coef"]),
             f"{result.cox.n_rounds} Newton rounds; vs radiopredict.models.CoxPH",
-        ),
-        (
-            "cox_stratified",
-            diff(result.cox_stratified.coef, pooled["cox_stratified_coef"]),
-            f"{result.cox_stratified.n_rounds} rounds; vs lifelines CoxPHFitter(strata=site)",
-        ),
-    ]
+        )
+    )
+    if result.cox_stratified is not None:
+        rows.append(
+            (
+                "cox_stratified",
+                diff(result.cox_stratified.coef, pooled["cox_stratified_coef"]),
+                f"{result.cox_stratified.n_rounds} rounds; vs lifelines CoxPHFitter(strata=site)",
+            )
+        )
     t = result.baseline.event_times_
     rows.append(
         (
@@ -459,6 +484,31 @@ def compare(result: FederatedResult, pooled: dict[str, Any], sites: list[SiteDat
             "cumulative hazard at the event times",
         )
     )
+    rows += _compare_validation(result, pooled, diff)
+    if result.logistic is not None and "logistic_coef" in pooled:
+        rows.append(
+            (
+                "logistic",
+                max(
+                    diff(result.logistic.coef, pooled["logistic_coef"]),
+                    abs(result.logistic.intercept - pooled["logistic_intercept"]),
+                ),
+                f"{result.logistic.n_rounds} rounds; vs sklearn LogisticRegression",
+            )
+        )
+    if len(result.loso):
+        rows.append(("loso_cindex", diff(result.loso["cindex"], pooled["loso_cindex"]), ""))
+    return pd.DataFrame(rows, columns=["algorithm", "max_abs_diff", "note"])
+
+
+def _kidx(result: FederatedResult) -> np.ndarray:
+    return np.array([result.columns.index(c) for c in result.kept])
+
+
+def _compare_validation(result, pooled, diff) -> list[tuple]:
+    if result.validation is None:
+        return []
+    rows = []
     km = result.validation.km["survival"].to_numpy()
     kb = pooled["km_binned"]
     km_pooled = np.array(
@@ -485,21 +535,4 @@ def compare(result: FederatedResult, pooled: dict[str, Any], sites: list[SiteDat
             "binning cost",
         )
     )
-    if result.logistic is not None and "logistic_coef" in pooled:
-        rows.append(
-            (
-                "logistic",
-                max(
-                    diff(result.logistic.coef, pooled["logistic_coef"]),
-                    abs(result.logistic.intercept - pooled["logistic_intercept"]),
-                ),
-                f"{result.logistic.n_rounds} rounds; vs sklearn LogisticRegression",
-            )
-        )
-    if len(result.loso):
-        rows.append(("loso_cindex", diff(result.loso["cindex"], pooled["loso_cindex"]), ""))
-    return pd.DataFrame(rows, columns=["algorithm", "max_abs_diff", "note"])
-
-
-def _kidx(result: FederatedResult) -> np.ndarray:
-    return np.array([result.columns.index(c) for c in result.kept])
+    return rows
