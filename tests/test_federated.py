@@ -160,9 +160,15 @@ def test_site_sending_nan_is_refused():
         run_study(LocalRunner(sites), FederatedSettings())
 
 
-def test_dp_noise_costs_accuracy():
-    from radiopredict.federated.study import _dp_noise
+def test_dp_noise_costs_accuracy(study):
+    from radiopredict.federated.study import dp_sigma
 
-    rng = np.random.default_rng(0)
-    noise = _dp_noise((1000,), 1.0, 1e-5, rng)
-    assert 4.0 < noise.std() < 5.5  # sigma = sqrt(2 ln(1.25e5)) / 1 = 4.84
+    assert dp_sigma(0.5, 1e-5) == pytest.approx(np.sqrt(2 * np.log(1.25e5)) / 0.5)
+    sites, _, exact, _, _ = study
+    noisy = run_study(
+        LocalRunner(sites), FederatedSettings(dp_epsilon=0.5, loso=False, response=False)
+    )
+    km0 = exact.validation.km["survival"].to_numpy()
+    km1 = noisy.validation.km["survival"].to_numpy()
+    assert 0 < np.max(np.abs(km0 - km1)) < 0.2  # noise changes the curve, boundedly
+    assert np.allclose(noisy.cox.coef, exact.cox.coef)  # the model itself is untouched

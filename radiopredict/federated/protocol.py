@@ -378,3 +378,87 @@ def drive(step: ServerStep, ask: Callable[[Request], dict]) -> Any:
             request = step.send(ask(request))
     except StopIteration as stop:
         return stop.value
+
+
+# --------------------------------------------------------------------------- lockstep
+
+
+def parallel(*steps: ServerStep) -> ServerStep:
+    """Run independent server steps in lockstep: each round carries one request of every step
+    still running, in one message per site (kind ``"multi"``), so a deployment with a slow
+    round trip needs as many rounds as the longest step, not their sum.
+
+    Returns the steps' results in order.
+    """
+    results: list[Any] = [None] * len(steps)
+    pending: dict[int, Request] = {}
+    for i, st in enumerate(steps):
+        try:
+            pending[i] = next(st)
+        except StopIteration as stop:
+            results[i] = stop.value
+    while pending:
+        if len(pending) == 1:
+            ((i, req),) = pending.items()
+            split = {i: (yield req)}
+        else:
+            replies = yield _merge(pending)
+            split = _split(pending, replies)
+        new: dict[int, Request] = {}
+        for i, rep in split.items():
+            try:
+                new[i] = steps[i].send(rep)
+            except StopIteration as stop:
+                results[i] = stop.value
+        pending = new
+    return results
+
+
+def _merge(pending: dict[int, Request]) -> Request:
+    arrays: dict[str, np.ndarray] = {}
+    parts = []
+    union: set[str] | None = set()
+    for i, req in pending.items():
+        for k, v in req.arrays.items():
+            arrays[f"{i}|{k}"] = v
+        parts.append(
+            {
+                "i": i,
+                "kind": req.kind,
+                "config": dict(req.config),
+                "sites": None if req.sites is None else list(req.sites),
+            }
+        )
+        if req.sites is None or union is None:
+            union = None
+        else:
+            union |= set(req.sites)
+    return Request(
+        "multi", arrays, {"parts": parts}, None if union is None else tuple(sorted(union))
+    )
+
+
+def _split(pending: dict[int, Request], replies: dict) -> dict[int, dict]:
+    out: dict[int, dict] = {}
+    for i, req in pending.items():
+        targets = req.sites if req.sites is not None else tuple(replies)
+        prefix = f"{i}|"
+        out[i] = {
+            s: {k[len(prefix) :]: v for k, v in replies[s].items() if k.startswith(prefix)}
+            for s in targets
+        }
+    return out
+
+
+@site_step("multi")
+def _multi_site(site: SiteData, arrays: dict, config: dict) -> dict:
+    out: dict[str, np.ndarray] = {}
+    for part in config["parts"]:
+        if part["sites"] is not None and site.name not in part["sites"]:
+            continue
+        i = part["i"]
+        prefix = f"{i}|"
+        sub = {k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)}
+        reply = run_site_step(site, Request(part["kind"], sub, part["config"]))
+        out.update({f"{i}|{k}": v for k, v in reply.items()})
+    return out

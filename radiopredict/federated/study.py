@@ -29,6 +29,7 @@ from radiopredict.federated.protocol import (
     ServerStep,
     SiteData,
     SiteDroppedError,
+    parallel,
     total,
 )
 
@@ -159,11 +160,11 @@ def _prep_of(kept, impute, combat) -> Prep:
     )
 
 
-def _dp_noise(shape, epsilon: float, delta: float, rng) -> np.ndarray:
-    """Gaussian mechanism for a count table (one patient changes one cell by 1: L2
-    sensitivity 1): sigma = sqrt(2 ln(1.25 / delta)) / epsilon."""
-    sigma = np.sqrt(2 * np.log(1.25 / delta)) / epsilon
-    return rng.normal(0.0, sigma, shape)
+def dp_sigma(epsilon: float, delta: float) -> float:
+    """Noise SD of the Gaussian mechanism for a count table (one patient changes one cell of
+    the events-or-censorings table by 1: L2 sensitivity 1), (epsilon, delta)-DP for
+    epsilon < 1: sigma = sqrt(2 ln(1.25 / delta)) / epsilon (Dwork & Roth 2014, Thm A.1)."""
+    return float(np.sqrt(2 * np.log(1.25 / delta)) / epsilon)
 
 
 def federated_study(settings: FederatedSettings, sites: list[str]) -> ServerStep:
@@ -191,48 +192,27 @@ def federated_study(settings: FederatedSettings, sites: list[str]) -> ServerStep
     prep = _prep_of(kept, impute_kept, cb)
     mom = yield from fstats.moments(prep)
     mean, sd = mom.mean, np.sqrt(mom.var(ddof=1))
-    cox_fit = yield from fcox.fit_cox(prep, mean, sd, mom.n, alpha=st.alpha, l1_ratio=st.l1_ratio)
-    strat = None
+    # independent fits run in lockstep (one message round per Newton iteration for all)
+    pen = {"alpha": st.alpha, "l1_ratio": st.l1_ratio}
+    steps = [fcox.fit_cox(prep, mean, sd, mom.n, **pen)]
     if st.stratified:
-        strat = yield from fcox.fit_cox(
-            prep, mean, sd, mom.n, alpha=st.alpha, l1_ratio=st.l1_ratio, stratified=True
-        )
+        steps.append(fcox.fit_cox(prep, mean, sd, mom.n, stratified=True, **pen))
+    if st.response:
+        steps.append(flogistic.fit_logistic(prep, mean, sd, C=st.C))
+    held_out = sites if st.loso and len(sites) > 2 else []
+    plain = Prep(kept, impute=impute_kept)
+    steps += [_leave_one_out(plain, held, sites, st) for held in held_out]
+    fits = list((yield from parallel(*steps)))
+    cox_fit = fits.pop(0)
+    strat = fits.pop(0) if st.stratified else None
+    logit = fits.pop(0) if st.response else None
+    loso_rows = fits
     base = yield from fcox.breslow_baseline(prep, cox_fit.coef, cox_fit.times)
     horizon = st.horizon if st.horizon is not None else float(np.median(cox_fit.times))
     h0 = float(base.baseline_cumulative_hazard([horizon])[0])
     val = None
     if st.validate:
         val = yield from _validate(prep, cox_fit.coef, base, h0, horizon, st)
-    logit = None
-    if st.response:
-        logit = yield from flogistic.fit_logistic(prep, mean, sd, C=st.C)
-    loso_rows = []
-    if st.loso and len(sites) > 2:
-        plain = Prep(kept, impute=impute_kept)
-        for held in sites:
-            others = [s for s in sites if s != held]
-            m_o = yield from fstats.moments(plain, sites=others)
-            fit_o = yield from fcox.fit_cox(
-                plain,
-                m_o.mean,
-                np.sqrt(m_o.var(ddof=1)),
-                m_o.n,
-                alpha=st.alpha,
-                l1_ratio=st.l1_ratio,
-                sites=others,
-            )
-            arrays, config = plain.to_request()
-            rep = yield Request(
-                "val.cindex_local", {**arrays, "coef": fit_o.coef}, config, sites=(held,)
-            )
-            loso_rows.append(
-                {
-                    "held_out": held,
-                    "cindex": float(total(rep, "c")[0]),
-                    "pairs": int(total(rep, "pairs")[0]),
-                    "rounds": fit_o.n_rounds,
-                }
-            )
     return FederatedResult(
         sites=list(sites),
         columns=cols,
@@ -253,6 +233,29 @@ def federated_study(settings: FederatedSettings, sites: list[str]) -> ServerStep
     )
 
 
+def _leave_one_out(plain: Prep, held: str, sites: list[str], st: FederatedSettings) -> ServerStep:
+    """Fit on every site but ``held``, then ``held`` computes its own C-index."""
+    others = [s for s in sites if s != held]
+    m_o = yield from fstats.moments(plain, sites=others)
+    fit_o = yield from fcox.fit_cox(
+        plain,
+        m_o.mean,
+        np.sqrt(m_o.var(ddof=1)),
+        m_o.n,
+        alpha=st.alpha,
+        l1_ratio=st.l1_ratio,
+        sites=others,
+    )
+    arrays, config = plain.to_request()
+    rep = yield Request("val.cindex_local", {**arrays, "coef": fit_o.coef}, config, sites=(held,))
+    return {
+        "held_out": held,
+        "cindex": float(total(rep, "c")[0]),
+        "pairs": int(total(rep, "pairs")[0]),
+        "rounds": fit_o.n_rounds,
+    }
+
+
 def _validate(prep, coef, base, h0, horizon, st):
     r_mean, r_sd = yield from fval.risk_moments(prep, coef)
     return (
@@ -268,6 +271,7 @@ def _validate(prep, coef, base, h0, horizon, st):
             n_time_bins=st.n_time_bins,
             n_risk_bins=st.n_risk_bins,
             min_cell=st.min_cell,
+            dp_sigma=dp_sigma(st.dp_epsilon, st.dp_delta) if st.dp_epsilon else 0.0,
         )
     )
 
