@@ -101,9 +101,12 @@ def site(
     )
 
 
-@app.command()
+@app.command(context_settings={"allow_extra_args": True})
 def simulate(
-    sites: list[Path] = typer.Option(..., "--sites", help="One design-matrix CSV per site."),
+    ctx: typer.Context,
+    sites: list[Path] = typer.Option(
+        ..., "--sites", help="One design-matrix CSV per site: --sites a.csv b.csv c.csv"
+    ),
     out: Path = typer.Option(..., "--out", help="Output folder."),
     alpha: float = _ALPHA,
     l1_ratio: float = _L1,
@@ -120,6 +123,9 @@ def simulate(
     from radiopredict.federated.outputs import comparison_from_summary, load_summary
     from radiopredict.federated.protocol import SiteData
 
+    sites = [*sites, *(Path(a) for a in ctx.args)]  # --sites a.csv b.csv c.csv
+    if len(sites) < 2:
+        raise typer.BadParameter("a federated study needs at least two sites", param_hint="--sites")
     settings = _settings(alpha, l1_ratio, min_events, min_cell, on_dropout, loso)
     t0 = time.perf_counter()
     status = run(sites, out, settings, workdir=out / "flower", timeout=timeout)

@@ -334,7 +334,7 @@ class Deployment:
     """
 
     def __init__(self, workdir: str | Path, *, port: int | None = None, grace: float = 10.0):
-        self.workdir = Path(workdir)
+        self.workdir = Path(workdir).resolve()
         self.port = port or _free_port()
         self.grace = grace
         self.procs: list[tuple[str, subprocess.Popen]] = []
