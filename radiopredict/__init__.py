@@ -30,7 +30,8 @@ _LAZY = {
     "compute_features": "radiopredict.features",
     "extract_features": "radiopredict.features.extract:extract",
     "design_matrix": "radiopredict.fuse",
-    "Study": "radiopredict.study_config",
+    "Study": "radiopredict.study",
+    "StudyModel": "radiopredict.study",
     "save_bundle": "radiopredict.bundle",
     "load_bundle": "radiopredict.bundle",
 }

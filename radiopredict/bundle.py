@@ -6,11 +6,16 @@ Layout of a bundle folder::
     model.skops            the scikit-learn part (estimators, pipelines), saved with skops
     benefit_model.skops    optional treatment-benefit model
     weights/NAME.safetensors   optional torch weights (e.g. an embedding encoder)
+    extra/NAME.skops       optional plain data (arrays, lists, dicts) saved with skops
 
-Nothing is unpickled: scikit-learn objects are loaded with :func:`skops.io.load`, which only
-builds types that are explicitly trusted (radiopredict, scikit-learn, numpy, scipy, pandas,
-xgboost); torch weights are safetensors. Every file's hash is checked against the manifest
-before anything is loaded, so a modified or missing file is refused with a clear error.
+Nothing is unpickled: scikit-learn objects are loaded with :func:`skops.io.load`, which builds
+only the types skops trusts by default (scikit-learn estimators, numpy arrays, plain
+containers) and the exact types named in :data:`TRUSTED_TYPES` (the project's estimators and
+the few library types their fitted state holds). There are no module wildcards: a function
+such as ``builtins.exec`` or ``os.system`` hidden in a bundle is refused with
+:class:`~radiopredict.errors.BundleIntegrityError` naming it. Torch weights are safetensors.
+Every file's hash is checked against the manifest before anything is loaded, so a modified or
+missing file is refused with a clear error.
 """
 
 from __future__ import annotations
@@ -28,19 +33,43 @@ from typing import Any
 from radiopredict._version import __version__
 from radiopredict.errors import BundleIntegrityError, InputFileNotFoundError
 
-__all__ = ["Bundle", "save_bundle", "load_bundle", "library_versions", "TRUSTED_MODULES"]
+__all__ = ["Bundle", "save_bundle", "load_bundle", "library_versions", "TRUSTED_TYPES"]
 
 FORMAT = "radiopredict-bundle"
 FORMAT_VERSION = 1
-#: Module prefixes whose types skops may build when loading a bundle.
-TRUSTED_MODULES = (
-    "radiopredict.",
-    "sklearn.",
-    "numpy",
-    "scipy.",
-    "pandas.",
-    "xgboost.",
-    "builtins.",
+#: The exact types (beyond skops' own defaults) that a bundle may hold. Extend it only with
+#: estimator classes or plain data types: never a function, a module wildcard or a type whose
+#: construction runs code. ``tests/test_bundle.py`` fits every pipeline the project builds and
+#: checks that their types are all listed here.
+TRUSTED_TYPES: frozenset[str] = frozenset(
+    {
+        # radiopredict estimators and transformers
+        "radiopredict.harmonize.ComBat",
+        "radiopredict.models._baseline.BreslowBaseline",
+        "radiopredict.models._pipeline.SurvivalPipeline",
+        "radiopredict.models.response.ElasticNetLogistic",
+        "radiopredict.models.response.RandomForestResponse",
+        "radiopredict.models.response.SoftVoteResponse",
+        "radiopredict.models.response.XGBResponse",
+        "radiopredict.models.survival.CoxPH",
+        "radiopredict.models.survival.XGBSurvival",
+        "radiopredict.preprocess.ClinicalPreprocessor",
+        "radiopredict.select.CorrelationClusterSelector",
+        "radiopredict.select.ElasticNetCoxSelector",
+        "radiopredict.select.GroupPCA",
+        "radiopredict.select.ICCFilter",
+        "radiopredict.select.L1LogisticSelector",
+        "radiopredict.select.UnivariateSelector",
+        "radiopredict.select.VarianceFilter",
+        "radiopredict.treatment.TreatmentBenefit",
+        # fitted state of library estimators
+        "numpy.dtype",
+        "sklearn.tree._tree.Tree",
+        "sklearn.utils._bunch.Bunch",
+        "xgboost.core.Booster",
+        "xgboost.sklearn.XGBClassifier",
+        "xgboost.sklearn.XGBRegressor",
+    }
 )
 _LIBRARIES = (
     "numpy",
@@ -91,6 +120,9 @@ class Bundle:
         summary... whatever the study needs to apply the model to new patients.
     weights
         Optional torch state dicts by name (saved as safetensors).
+    extra
+        Optional plain data by name (numpy arrays, lists, dicts), saved with skops and loaded
+        under the same type allow-list as the model.
     manifest
         The manifest read from disk (versions, hashes), empty before saving.
     """
@@ -99,6 +131,7 @@ class Bundle:
     benefit_model: Any = None
     metadata: dict[str, Any] = field(default_factory=dict)
     weights: dict[str, dict[str, Any]] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
     manifest: dict[str, Any] = field(default_factory=dict)
 
     def predict(self, X):
@@ -147,6 +180,10 @@ def save_bundle(path: str | os.PathLike[str], bundle: Bundle, *, overwrite: bool
     sio.dump(bundle.model, tmp / "model.skops")
     if bundle.benefit_model is not None:
         sio.dump(bundle.benefit_model, tmp / "benefit_model.skops")
+    if bundle.extra:
+        (tmp / "extra").mkdir()
+        for name, value in bundle.extra.items():
+            sio.dump(value, tmp / "extra" / f"{name}.skops")
     if bundle.weights:
         from safetensors.torch import save_file
 
@@ -231,15 +268,23 @@ def load_bundle(path: str | os.PathLike[str]) -> Bundle:
 
     def _load(name: str):
         f = path / name
-        untrusted = sio.get_untrusted_types(file=f)
-        refused = [t for t in untrusted if not t.startswith(TRUSTED_MODULES)]
+        try:
+            untrusted = sio.get_untrusted_types(file=f)
+        except Exception as exc:  # not a skops file, or one skops cannot parse
+            raise BundleIntegrityError(
+                f"{name} is not a readable skops file ({type(exc).__name__}: {exc})",
+                path=f,
+                fix="re-save the model with save_bundle from a trusted source",
+            ) from exc
+        refused = sorted(t for t in untrusted if t not in TRUSTED_TYPES)
         if refused:
             raise BundleIntegrityError(
-                f"{name} holds types that are not trusted: {refused}",
+                f"{name} holds type(s) that a bundle may not hold: {', '.join(refused)}",
                 path=f,
-                fix="bundles may only hold radiopredict, scikit-learn, numpy, scipy, pandas and xgboost objects",
+                fix="load only bundles written by radiopredict; a bundle that holds functions "
+                "or other code is refused (see radiopredict.bundle.TRUSTED_TYPES)",
             )
-        return sio.load(f, trusted=untrusted)
+        return sio.load(f, trusted=sorted(untrusted))
 
     model = _load("model.skops")
     benefit = _load("benefit_model.skops") if "benefit_model.skops" in expected else None
@@ -250,10 +295,12 @@ def load_bundle(path: str | os.PathLike[str]) -> Bundle:
 
         for rel in names:
             weights[Path(rel).stem] = load_file(str(path / rel))
+    extra = {Path(rel).stem: _load(rel) for rel in sorted(expected) if rel.startswith("extra/")}
     return Bundle(
         model=model,
         benefit_model=benefit,
         metadata=manifest.get("metadata", {}),
         weights=weights,
+        extra=extra,
         manifest=manifest,
     )

@@ -121,10 +121,52 @@ def run(
 ) -> None:
     """Run a study described by a YAML file; prints the report's path."""
     from radiopredict.errors import RadiopredictError
-    from radiopredict.study_config import Study
+    from radiopredict.study import Study
 
     try:
         outputs = Study.from_yaml(study).run(console=console)
+    except RadiopredictError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(code=1) from None
+    print(outputs["report"])
+
+
+@app.command()
+def predict(
+    bundle: Path = typer.Argument(..., help="Model bundle folder written by `radiopredict run`."),
+    manifest: Path = typer.Argument(..., help="Manifest (CSV/Parquet) of the new patients."),
+    out: Path = typer.Option(Path("radiopredict-predictions"), "--out", help="Output folder."),
+    jobs: int = typer.Option(1, "--jobs", min=1, help="Feature-extraction workers."),
+    n_bootstrap: int = typer.Option(
+        200, "--n-bootstrap", min=0, help="Bootstrap resamples of the external validation."
+    ),
+    impute_clinical: bool = typer.Option(
+        False, help="Fill missing clinical values with the training imputation."
+    ),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
+) -> None:
+    """Score new patients with a locked model; with outcomes, validate it externally.
+
+    Writes predictions.csv, failures.csv, undefined_features.csv, contributions.csv and
+    report.html (and external_validation.csv, subgroups.csv, shift.csv when the manifest has
+    outcomes); prints the report's path.
+    """
+    from radiopredict.cohort import Cohort
+    from radiopredict.errors import RadiopredictError
+    from radiopredict.study import StudyModel, predict_and_report
+
+    try:
+        model = StudyModel.load(bundle)
+        outputs = predict_and_report(
+            model,
+            Cohort.read(manifest),
+            out,
+            n_jobs=jobs,
+            n_bootstrap=n_bootstrap,
+            impute_clinical=impute_clinical,
+            progress=not quiet,
+            console=console,
+        )
     except RadiopredictError as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(code=1) from None

@@ -101,6 +101,14 @@ def _parse_label(value: Any) -> int | str | None:
         return int(as_float) if as_float.is_integer() else text
 
 
+def _relative_to(path: Path, base: Path) -> str:
+    """``path`` relative to ``base`` in POSIX form (absolute when no relative path exists)."""
+    try:
+        return Path(os.path.relpath(path, base)).as_posix()
+    except ValueError:  # another drive on Windows
+        return str(path)
+
+
 def _is_missing(value: Any) -> bool:
     if value is None or value is pd.NA:
         return True
@@ -278,6 +286,30 @@ class Cohort:
     def to_dataframe(self) -> pd.DataFrame:
         """The normalised manifest (absolute paths), a copy."""
         return self.table
+
+    def write(self, path: str | os.PathLike[str]) -> Path:
+        """Write the manifest as CSV (or Parquet for ``.parquet``/``.pq``).
+
+        Image and mask paths are written relative to the folder of ``path`` (the rule for every
+        manifest the project writes), so the folder can be moved as a whole; a path on another
+        drive stays absolute.
+
+        Returns
+        -------
+        pathlib.Path
+            The file written.
+        """
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        base = path.resolve().parent
+        table = self.table
+        for col in ("image", "mask"):
+            table[col] = [None if v is None else _relative_to(Path(v), base) for v in table[col]]
+        if path.suffix.lower() in (".parquet", ".pq"):
+            table.to_parquet(path, index=False)
+        else:
+            table.to_csv(path, index=False, lineterminator="\n")
+        return path
 
     def __len__(self) -> int:
         return len(self._table)

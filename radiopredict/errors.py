@@ -28,6 +28,7 @@ __all__ = [
     "NotFittedError",
     "BundleIntegrityError",
     "EvaluationTimeError",
+    "OutputError",
     "format_message",
 ]
 
@@ -169,3 +170,7 @@ class BundleIntegrityError(RadiopredictError, ValueError):
 
 class EvaluationTimeError(RadiopredictError, ValueError):
     """A time-dependent metric was asked for a time outside the follow-up of the data."""
+
+
+class OutputError(RadiopredictError, OSError):
+    """An output or cache location cannot be written (checked before the work starts)."""

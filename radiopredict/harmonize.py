@@ -457,6 +457,85 @@ class ComBat(_FrameTransformer, TransformerMixin, BaseEstimator):
             out = out.drop(columns=[self.batch_col])
         return self._output(out, X)
 
+    def with_new_batches(self, X, *, min_samples: int = 10) -> ComBat:
+        """A copy that can also harmonise the batches of ``X`` that were not seen at fit.
+
+        The rule for a new site: its location and scale are estimated from its own rows of
+        ``X``, standardised with the fitted $\\hat\\alpha$, $\\hat\\beta$ and $\\hat\\sigma$
+        (which stay as learnt), and shrunk with the same empirical Bayes model as at fit (its
+        priors from its own features), so the seen batches and the model after ComBat are
+        unchanged. A new batch needs at least ``min_samples`` rows: fewer cannot estimate a
+        per-feature mean and variance, and the batch is refused.
+
+        Parameters
+        ----------
+        X : DataFrame
+            Rows to harmonise later (only the rows of unseen batches are used).
+        min_samples
+            Smallest number of rows of a new batch.
+
+        Returns
+        -------
+        ComBat
+            ``self`` when every batch was seen, else a fitted copy with the new batches added.
+
+        Raises
+        ------
+        FeatureTableError
+            A new batch has fewer than ``min_samples`` rows; the message names it.
+        """
+        import copy
+
+        check_is_fitted(self, "gamma_star_")
+        df = self._frame(X, reset=False)
+        batch = self._batch(df)
+        new = sorted(set(batch) - set(self.batches_))
+        if not new:
+            return self
+        small = {str(b): int((batch == b).sum()) for b in new if (batch == b).sum() < min_samples}
+        if small:
+            raise FeatureTableError(
+                f"ComBat: site(s) {small} (patients per site) were not seen in training and have "
+                f"fewer than {min_samples} patients, too few to estimate their scanner effect",
+                fix=f"score at least {min_samples} patients of a new site together, or set the "
+                "site (batch column) to the training site it matches",
+            )
+        cols = self.columns_
+        _check_finite(df, cols, "ComBat")
+        Y = df[cols].to_numpy(dtype=float)
+        mod_mean = self._covariate_design(df, fit=False) @ self.beta_
+        s = (Y - self.grand_mean_ - mod_mean) / np.sqrt(self.var_pooled_)
+        rows = [batch == b for b in new]
+        gamma_hat = np.vstack([s[r].mean(axis=0) for r in rows])
+        counts = np.array([int(r.sum()) for r in rows])
+        if self.mean_only:
+            delta_hat = np.ones_like(gamma_hat)
+        else:
+            delta_hat = np.vstack([s[r].var(axis=0, ddof=1) for r in rows])
+            delta_hat = np.where(delta_hat > 0, delta_hat, 1.0)  # constant in the new site
+        inverse = np.full(len(batch), -1)
+        for i, r in enumerate(rows):
+            inverse[r] = i
+        keep = inverse >= 0
+        if not self.eb:
+            g_star, d_star = gamma_hat, delta_hat
+        elif self.parametric:
+            g_star, d_star = self._parametric(
+                s[keep], inverse[keep], gamma_hat, delta_hat, counts, np.array(new)
+            )
+        else:
+            g_star, d_star = self._nonparametric(s[keep], inverse[keep], gamma_hat, delta_hat)
+        out = copy.deepcopy(self)
+        batches = np.concatenate([self.batches_, np.array(new, dtype=self.batches_.dtype)])
+        order = np.argsort(batches, kind="stable")
+        out.batches_ = batches[order]
+        out.gamma_hat_ = np.vstack([self.gamma_hat_, gamma_hat])[order]
+        out.delta_hat_ = np.vstack([self.delta_hat_, delta_hat])[order]
+        out.gamma_star_ = np.vstack([self.gamma_star_, g_star])[order]
+        out.delta_star_ = np.vstack([self.delta_star_, d_star])[order]
+        out.new_batches_ = [str(b) for b in new]
+        return out
+
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
         """Input column names, without ``batch_col`` when ``drop_batch``."""
         check_is_fitted(self, "gamma_star_")

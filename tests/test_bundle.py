@@ -72,7 +72,7 @@ def test_tampered_added_and_missing_files_are_refused(tmp_path: Path, fitted) ->
 
 def test_untrusted_types_are_refused(tmp_path: Path) -> None:
     path = save_bundle(tmp_path / "u", Bundle(model=Untrusted().fit(np.ones((3, 2)), None)))
-    with pytest.raises(BundleIntegrityError, match="not trusted"):
+    with pytest.raises(BundleIntegrityError, match="may not hold: .*Untrusted"):
         load_bundle(path)
 
 
@@ -83,3 +83,86 @@ def test_torch_weights_round_trip(tmp_path: Path, fitted) -> None:
     path = save_bundle(tmp_path / "w", Bundle(model=model, weights={"encoder": state}))
     loaded = load_bundle(path)
     assert torch.equal(loaded.weights["encoder"]["w"], state["w"])
+
+
+def _payloads():
+    import builtins
+    import operator
+    import os
+    import subprocess
+
+    return {
+        "builtins.exec": builtins.exec,
+        "builtins.eval": builtins.eval,
+        "builtins.getattr": builtins.getattr,
+        "builtins.__import__": builtins.__import__,
+        f"{os.system.__module__}.system": os.system,
+        "subprocess.Popen": subprocess.Popen,
+        "operator.attrgetter": operator.attrgetter("__class__"),
+    }
+
+
+@pytest.mark.parametrize("name", list(_payloads()))
+def test_bundle_holding_code_is_refused_naming_the_type(tmp_path: Path, name: str) -> None:
+    # A bundle written with a valid manifest (an attacker can compute the hashes) that hides a
+    # callable in a FunctionTransformer: loading it must not build the callable.
+    from sklearn.preprocessing import FunctionTransformer
+
+    payload = _payloads()[name]
+    path = save_bundle(tmp_path / "evil", Bundle(model=FunctionTransformer(func=payload)))
+    with pytest.raises(BundleIntegrityError, match="may not hold") as info:
+        load_bundle(path)
+    assert name.split(".")[-1] in str(info.value)
+    assert "TRUSTED_TYPES" in info.value.fix
+
+
+def test_trusted_types_are_exact_names_without_wildcards() -> None:
+    from radiopredict.bundle import TRUSTED_TYPES
+
+    for name in TRUSTED_TYPES:
+        assert not name.endswith(".") and not name.startswith("builtins."), name
+        assert "*" not in name
+
+
+@pytest.mark.slow  # fits every candidate pipeline of both tasks
+def test_every_project_pipeline_needs_only_trusted_types(tmp_path: Path) -> None:
+    import pandas as pd
+    import skops.io as sio
+
+    from radiopredict.bundle import TRUSTED_TYPES
+    from radiopredict.harmonize import ComBat
+    from radiopredict.models._pipeline import SurvivalPipeline
+    from radiopredict.models.pipelines import candidate_pipelines, default_pipeline
+    from radiopredict.preprocess import ClinicalPreprocessor
+    from radiopredict.select import GroupPCA, VarianceFilter
+    from radiopredict.targets import make_survival_target
+    from radiopredict.treatment import TreatmentBenefit
+
+    rng = np.random.default_rng(0)
+    n = 80
+    X = pd.DataFrame(rng.normal(size=(n, 6)), columns=[f"rad__f{i}" for i in range(6)])
+    X["emb__0"], X["emb__1"] = rng.normal(size=n), rng.normal(size=n)
+    X["clin__age"] = rng.normal(60, 10, n)
+    X["clin__sex"] = rng.choice(["M", "F"], n)
+    X["batch"] = rng.choice(["a", "b"], n)
+    y_surv = make_survival_target(rng.random(n) < 0.7, rng.exponential(10, n))
+    y_resp = (X["rad__f0"] + rng.normal(size=n) > 0).astype(int).to_numpy()
+    needed: set[str] = set()
+    for task, y in (("survival", y_surv), ("response", y_resp)):
+        bases = {**candidate_pipelines(task), "default": default_pipeline(task)}
+        for base in bases.values():
+            pipe = SurvivalPipeline(
+                [
+                    ("constant", VarianceFilter(threshold=0.0, columns="radiomics")),
+                    ("combat", ComBat(batch_col="batch", on_constant="skip")),
+                    ("clinical", ClinicalPreprocessor(drop="if_binary")),
+                    ("pca", GroupPCA(columns="embedding", n_components=1)),
+                    *base.steps,
+                ]
+            ).fit(X, y)
+            needed |= set(sio.get_untrusted_types(data=sio.dumps(pipe)))
+            if task == "survival":
+                tb = TreatmentBenefit(pipe, learner="t", horizon=5.0, n_bootstrap=2)
+                tb.fit(X.assign(treatment=rng.choice([0, 1], n)), y)
+                needed |= set(sio.get_untrusted_types(data=sio.dumps(tb)))
+    assert sorted(needed - TRUSTED_TYPES) == []

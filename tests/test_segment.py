@@ -521,3 +521,22 @@ def test_case_masks_by_value_name_and_errors_name_the_patient(sphere_cohort, tmp
         read_case_mask(Case("Q2", case.image, tmp_path / "named.nii.gz", label=5), image)
     with pytest.raises(InputFileNotFoundError, match="patient Q3.*nothere"):
         read_case_image(Case("Q3", tmp_path / "nothere.nii.gz", None))
+
+
+def test_predict_masks_with_a_relative_folder_writes_a_manifest_relative_to_itself(
+    tiny_model, sphere_cohort, tmp_path, monkeypatch
+):
+    # The README's demo runs with a relative --out: masks written under a folder given relative
+    # to the working directory must be found again, and a written manifest must hold paths
+    # relative to its own folder so the folder can be moved.
+    monkeypatch.chdir(tmp_path)
+    new = predict_masks(sphere_cohort, tiny_model, Path("rel") / "pred", progress_bar=False)
+    for case in new.cases():
+        assert case.mask.is_absolute() and case.mask.exists(), case.mask
+    written = new.write(Path("rel") / "manifest.csv")
+    table = pd.read_csv(written, dtype=str)
+    assert all(m.startswith("pred/") for m in table["mask"]), table["mask"].tolist()
+    moved = tmp_path / "moved"
+    (tmp_path / "rel").rename(moved)
+    again = Cohort.read(moved / "manifest.csv")
+    assert all(c.mask.exists() and c.mask.parent == moved / "pred" for c in again.cases())

@@ -400,7 +400,7 @@ def test_selection_pipeline_cross_validated_auc_on_radmlbench(shared_data, name,
 @pytest.mark.slow  # importing skops.io imports every scikit-learn estimator (~10-20 s)
 def test_fitted_pipeline_round_trips_through_skops_with_trusted_types_only():
     sio = pytest.importorskip("skops.io")
-    from radiopredict.bundle import TRUSTED_MODULES
+    from radiopredict.bundle import TRUSTED_TYPES
     from radiopredict.harmonize import ComBat
     from radiopredict.preprocess import ClinicalPreprocessor
 
@@ -420,7 +420,7 @@ def test_fitted_pipeline_round_trips_through_skops_with_trusted_types_only():
     ).fit(X, y)
     blob = sio.dumps(pipe)
     untrusted = sio.get_untrusted_types(data=blob)
-    assert [t for t in untrusted if not t.startswith(TRUSTED_MODULES)] == []
+    assert [t for t in untrusted if t not in TRUSTED_TYPES] == []
     loaded = sio.loads(blob, trusted=untrusted)
     pd.testing.assert_frame_equal(loaded.transform(X), pipe.transform(X))
 

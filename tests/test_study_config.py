@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from radiopredict.errors import ConfigError
-from radiopredict.study_config import Study
+from radiopredict.study import Study
 
 
 def test_yaml_round_trip_and_relative_paths(tmp_path: Path) -> None:

@@ -23,6 +23,7 @@ __all__ = [
     "plot_group_shares",
     "plot_patient_explanation",
     "plot_arm_survival",
+    "plot_km_by_cutpoints",
 ]
 
 
@@ -267,3 +268,61 @@ def plot_arm_survival(
     ax.set_title(title or "predicted survival under each arm")
     ax.legend(fontsize=8)
     return fig
+
+
+def plot_km_by_cutpoints(risk: np.ndarray, y: np.ndarray, cutpoints, *, title: str = ""):
+    """Kaplan-Meier curves by risk group defined by fixed cut points, with the log-rank p.
+
+    Group :math:`g` (:math:`g = 1, \\dots, K + 1` for :math:`K` cut points :math:`c_1 <
+    \\dots < c_K`) holds the patients with :math:`c_{g-1} \\le r_i < c_g`
+    (:math:`c_0 = -\\infty`, :math:`c_{K+1} = +\\infty`). Cut points come from the
+    development cohort (:func:`radiopredict.validation.risk_cutpoints`), so a validation
+    cohort is split the way the model would split new patients; groups may be unequal or
+    empty, and empty ones are left out of the plot and the test.
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+    p_value : float
+        Multivariate log-rank test across the non-empty groups; NaN, said in the title, when
+        all patients fall into one group.
+    """
+    from lifelines import KaplanMeierFitter
+    from lifelines.statistics import multivariate_logrank_test
+
+    from radiopredict.errors import ConfigError
+
+    event, time = check_survival_target(y)
+    risk = np.asarray(risk, dtype=float).ravel()
+    cuts = np.atleast_1d(np.asarray(cutpoints, dtype=float))
+    if len(risk) != len(time) or not np.all(np.isfinite(risk)):
+        raise ConfigError(
+            f"plot_km_by_cutpoints: {len(risk)} risk scores (all finite?) for {len(time)} patients",
+            fix="pass one finite risk score per patient",
+        )
+    if cuts.ndim != 1 or not np.all(np.isfinite(cuts)) or np.any(np.diff(cuts) <= 0):
+        raise ConfigError(
+            f"plot_km_by_cutpoints: cut points must be strictly increasing numbers, got {cuts}",
+            fix="pass radiopredict.validation.risk_cutpoints(development_risk)",
+        )
+    groups = np.searchsorted(cuts, risk, side="right")
+    k = len(cuts) + 1
+    names = {0: "low risk", k - 1: "high risk"}
+    fig, ax = _fig()
+    present = np.unique(groups)
+    for g in present:
+        sel = groups == g
+        KaplanMeierFitter(label=f"{names.get(g, f'group {g + 1}')} (n={sel.sum()})").fit(
+            time[sel], event[sel]
+        ).plot_survival_function(ax=ax, ci_show=True)
+    if len(present) > 1:
+        p = float(multivariate_logrank_test(time, groups, event).p_value)
+        note = f"log-rank p = {p:.2g}"
+    else:
+        p = float("nan")
+        note = "log-rank test undefined: every patient is in one risk group"
+    ax.set_xlabel("time")
+    ax.set_ylabel("survival probability")
+    ax.set_title((title + "\n" if title else "") + note)
+    ax.set_ylim(0, 1.02)
+    return fig, p

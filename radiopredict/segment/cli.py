@@ -109,7 +109,7 @@ def predict(
         progress_bar=not quiet,
     )
     target = manifest_out or Path(out_dir) / "manifest.csv"
-    new.to_dataframe().to_csv(target, index=False)
+    new.write(target)
     typer.echo(f"masks in {out_dir}, manifest {target}")
     if qc:
         has_ref = any(c.mask is not None for c in cohort.cases())

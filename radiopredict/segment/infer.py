@@ -101,7 +101,8 @@ def predict_masks(
         raise ConfigError(f"on_error must be 'record' or 'raise', got {on_error!r}", fix="")
     if not isinstance(model, SegmentationModel):
         model = SegmentationModel.load(model)
-    out = Path(out_dir)
+    # absolute: the returned cohort resolves relative paths against its own root, not the cwd
+    out = Path(out_dir).resolve()
     out.mkdir(parents=True, exist_ok=True)
     case_list = as_cases(cases)
     done: dict[tuple[str, int | str | None], Path] = {}

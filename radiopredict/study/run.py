@@ -2,7 +2,7 @@
 explain -> treat -> report, with every output in one folder.
 
 This module only wires the stages together; each stage lives in its own module and takes and
-returns plain data. :func:`run_study` runs a :class:`radiopredict.study_config.Study`;
+returns plain data. :func:`run_study` runs a :class:`radiopredict.study.Study`;
 :func:`run_demo` writes the synthetic cohort and runs the study on it.
 """
 
@@ -19,10 +19,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from radiopredict.errors import ConfigError, ManifestError
-from radiopredict.study_config import Study
+from radiopredict.errors import ManifestError
+from radiopredict.study import stages
+from radiopredict.study.settings import Study
 
-__all__ = ["run_study", "run_demo", "summarise_cohort", "predict_cohort", "DEMO_BUDGET_S"]
+__all__ = ["run_study", "run_demo", "summarise_cohort", "predict_and_report", "DEMO_BUDGET_S"]
 
 #: Wall-clock budget of the demo on 2 CPU cores (issue #7: at most 10 minutes).
 DEMO_BUDGET_S = 600
@@ -102,21 +103,6 @@ class _Log:
         return path
 
 
-def _feature_settings(value: Any, base: Path):
-    from radiopredict.features import PRESETS, FeatureSettings
-
-    if isinstance(value, dict):
-        return FeatureSettings.from_dict(value)
-    if isinstance(value, str) and value in PRESETS:
-        return FeatureSettings.preset(value)
-    path = Path(value)
-    if not path.is_absolute():
-        path = base / path
-    if path.suffix.lower() in (".yaml", ".yml"):
-        return FeatureSettings.from_yaml(path)
-    return FeatureSettings.preset(str(value))  # raises with the closest preset name
-
-
 def _ground_truth(manifest: Path) -> pd.DataFrame | None:
     """The synthetic cohort's ground truth, when the manifest comes from make_synthetic_cohort."""
     path = manifest.parent / "ground_truth.csv"
@@ -124,135 +110,6 @@ def _ground_truth(manifest: Path) -> pd.DataFrame | None:
         return None
     gt = pd.read_csv(path)
     return gt.set_index(gt["patient_id"].astype(str))
-
-
-# --------------------------------------------------------------------------- stages
-def _segment(cohort, study: Study, out: Path, log: _Log, *, progress: bool = True):
-    from radiopredict.segment import (
-        Preprocessing,
-        TrainSettings,
-        UNetConfig,
-        predict_masks,
-        qc_table,
-        train_unet,
-    )
-
-    seg = study.segmentation
-    rng = np.random.default_rng(study.seed)
-    ids = list(cohort.patient_ids)
-    rng.shuffle(ids)
-    n_train = max(2, int(round(seg.train_fraction * len(ids))))
-    train = cohort.subset(ids[:n_train])
-    config = UNetConfig(spatial_dims=3, base_filters=seg.base_filters, depth=seg.depth)
-    settings = TrainSettings(
-        patch_size=seg.patch_size,
-        max_epochs=seg.epochs,
-        seed=study.seed,
-        time_budget_s=seg.time_budget_s,
-        batch_size=4,
-        steps_per_epoch=20,
-        val_fraction=0.1,
-        val_every=5,
-        patience=15,
-    )
-    prep = Preprocessing(intensity="window", window=seg.window) if seg.window else Preprocessing()
-    model = train_unet(train, config, settings, preprocessing=prep, progress_bar=progress)
-    model.save(out / "segmentation" / "unet")
-    if seg.inference_patch_size is not None:
-        model.patch_size = seg.inference_patch_size  # the saved model keeps its training patch
-    predicted = predict_masks(
-        cohort,
-        model,
-        out / "segmentation" / "masks",
-        overwrite=True,
-        overlap=0.25,
-        sw_batch_size=16,
-        progress_bar=progress,
-    )
-    qc = qc_table(predicted, reference=cohort)
-    qc["used_for_training"] = [k[0] in set(ids[:n_train]) for k in qc.index]
-    log.save("mask_qc", qc.reset_index(), "mask_qc.csv")
-    log.save("segmentation_history", model.history, "segmentation_history.json")
-    return predicted, qc
-
-
-def _embeddings(cohort, study: Study, out: Path, log: _Log) -> pd.DataFrame:
-    from radiopredict.embed import (
-        AutoencoderSettings,
-        CropSettings,
-        ResNetConfig,
-        extract_embeddings,
-        train_autoencoder,
-    )
-
-    emb = study.embeddings
-    crop = CropSettings(size_mm=(emb.crop_mm,) * 3, shape=(emb.size,) * 3)
-    encoder = train_autoencoder(
-        cohort,
-        crop,
-        config=ResNetConfig(base_width=emb.width, blocks=(1, 1, 1)),
-        settings=AutoencoderSettings(epochs=emb.epochs, seed=study.seed),
-        progress_bar=False,
-    )
-    table = extract_embeddings(
-        cohort, encoder, crop, cache_dir=out / "cache" / "embeddings", progress_bar=False
-    )
-    log.save(
-        "embeddings",
-        table.reset_index() if not isinstance(table.index, pd.RangeIndex) else table,
-        "embeddings.csv",
-    )
-    return table
-
-
-def _pipeline(study: Study, X: pd.DataFrame, *, with_batch: bool):
-    """The model pipeline: [ComBat] -> clinical preprocessing -> [embedding PCA] -> default."""
-    from radiopredict.fuse import column_groups
-    from radiopredict.harmonize import ComBat
-    from radiopredict.models._pipeline import SurvivalPipeline
-    from radiopredict.models.pipelines import candidate_pipelines, default_pipeline
-    from radiopredict.preprocess import ClinicalPreprocessor
-    from radiopredict.select import GroupPCA, VarianceFilter
-
-    task = study.task
-    if study.model.estimator == "default":
-        base = default_pipeline(task, random_state=study.seed)
-    else:
-        names = {
-            "coxph": "coxnet",
-            "xgb-cox": "xgb_cox",
-            "xgb-aft": "xgb_aft",
-            "logistic": "enet",
-            "xgb": "xgb",
-        }
-        candidates = candidate_pipelines(task, random_state=study.seed)
-        name = names.get(study.model.estimator, study.model.estimator)
-        if name not in candidates:
-            raise ConfigError(
-                f"model.estimator {study.model.estimator!r} is not available for task {task!r}",
-                fix=f"use default or one of {sorted(names)}",
-            )
-        base = candidates[name]
-    steps: list[tuple[str, Any]] = []
-    groups = column_groups(X)
-    if with_batch:
-        # ComBat needs features that vary within every batch: drop constant ones first.
-        steps.append(("constant", VarianceFilter(threshold=0.0, columns="radiomics")))
-        steps.append(("combat", ComBat(batch_col="batch", on_constant="skip")))
-    if groups.get("clinical"):
-        steps.append(("clinical", ClinicalPreprocessor(drop="if_binary")))
-    if groups.get("embedding"):
-        steps.append(
-            (
-                "embedding_pca",
-                GroupPCA(
-                    columns="embedding",
-                    n_components=study.embeddings.n_components,
-                    random_state=study.seed,
-                ),
-            )
-        )
-    return SurvivalPipeline([*steps, *base.steps])
 
 
 def _oof_survival(
@@ -307,7 +164,12 @@ def _tripod_checklist(
             "Treatment effect heterogeneity",
             "out-of-fold benefit validated: HR by group, interaction, c-for-benefit",
         ),
-        ("External validation", "not performed: report as a limitation"),
+        (
+            "External validation",
+            f"locked model applied to {study.external}"
+            if study.external
+            else "not performed: report as a limitation",
+        ),
         (
             "Code and settings availability",
             "radiopredict version, settings and library versions in provenance.json",
@@ -343,12 +205,11 @@ def _run_study(study: Study, *, console=None, progress: bool = True) -> dict[str
     from rich.console import Console
     from sklearn.base import clone
 
-    from radiopredict.bundle import Bundle, library_versions, save_bundle
+    from radiopredict.bundle import library_versions
     from radiopredict.cohort import Cohort
     from radiopredict.evaluate import compare_models
     from radiopredict.explain import explain, group_shares, readable_name
-    from radiopredict.features.extract import extract
-    from radiopredict.fuse import column_groups, design_matrix
+    from radiopredict.fuse import column_groups
     from radiopredict.report import (
         Report,
         plot_arm_survival,
@@ -359,6 +220,7 @@ def _run_study(study: Study, *, console=None, progress: bool = True) -> dict[str
         plot_patient_explanation,
         plot_shap_summary,
     )
+    from radiopredict.study.model import StudyModel
 
     console = console or Console()
     out = Path(study.output)
@@ -391,9 +253,27 @@ def _run_study(study: Study, *, console=None, progress: bool = True) -> dict[str
     report.section("Cohort").table(summary)
 
     qc = None
+    seg_model = None
     if study.segmentation.enabled:
         with log.stage("segmentation"):
-            cohort, qc = _segment(cohort, study, out, log, progress=progress)
+            from radiopredict.segment import qc_table
+
+            seg_model, train_ids = stages.train_segmentation(
+                cohort, study.segmentation, seed=study.seed, progress=progress
+            )
+            seg_model.save(out / "segmentation" / "unet")
+            reference = cohort
+            cohort = stages.segment(
+                cohort,
+                seg_model,
+                out / "segmentation" / "masks",
+                progress=progress,
+                inference_patch=study.segmentation.inference_patch_size,
+            )
+            qc = qc_table(cohort, reference=reference)
+            qc["used_for_training"] = [k[0] in set(train_ids) for k in qc.index]
+            log.save("mask_qc", qc.reset_index(), "mask_qc.csv")
+            log.save("segmentation_history", seg_model.history, "segmentation_history.json")
             dice = qc["dice"].dropna() if "dice" in qc else pd.Series(dtype=float)
             held = qc.loc[~qc["used_for_training"], "dice"].dropna() if "dice" in qc else dice
             console.print(
@@ -410,15 +290,14 @@ def _run_study(study: Study, *, console=None, progress: bool = True) -> dict[str
         )
 
     with log.stage("features"):
-        settings = _feature_settings(study.features.settings, manifest.parent)
+        settings = stages.feature_settings(study.features.settings, manifest.parent)
         cache = out / "cache" / "features" if study.features.cache else None
-        result = extract(
+        result = stages.extract_features(
             cohort,
             settings,
             study.features.engine,
             n_jobs=study.n_jobs,
             cache_dir=cache,
-            on_error="record",
             progress=progress,
         )
         result.to_parquet(out / "features.parquet")
@@ -430,37 +309,25 @@ def _run_study(study: Study, *, console=None, progress: bool = True) -> dict[str
             raise ManifestError("no case produced features; see failures.csv", path=manifest)
         console.print(f"{result.features.shape[1]} features for {len(result.features)} cases")
 
-    embeddings = None
+    embeddings = encoder = crop = None
     if study.embeddings.enabled:
         with log.stage("embeddings"):
-            embeddings = _embeddings(cohort, study, out, log)
+            encoder, crop = stages.train_encoder(cohort, study.embeddings, seed=study.seed)
+            embeddings = stages.embed(cohort, encoder, crop, cache_dir=out / "cache" / "embeddings")
+            log.save("embeddings", embeddings.reset_index(), "embeddings.csv")
 
     with log.stage("design matrix"):
         has_batch = "batch" in cohort.patients.columns and cohort.patients["batch"].nunique() > 1
-        features_table = result.features
-        numeric = features_table.select_dtypes("number")
-        undefined = [c for c in numeric.columns if not np.isfinite(numeric[c].to_numpy()).all()]
-        if undefined:
-            who = {
-                c: sorted({str(k[0]) for k in numeric.index[~np.isfinite(numeric[c].to_numpy())]})
-                for c in undefined
-            }
+        who = stages.undefined_features(result.features)
+        if who:
             log.save("undefined_features", who, "undefined_features.json")
             console.print(
-                f"[yellow]{len(undefined)} feature(s) undefined for some patients are left out of "
+                f"[yellow]{len(who)} feature(s) undefined for some patients are left out of "
                 f"the model:[/yellow] {', '.join(f'{c} ({len(p)} patients)' for c, p in who.items())}"
             )
-            features_table = features_table.drop(columns=undefined)
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            X = design_matrix(
-                features=features_table.reset_index(),
-                embeddings=None if embeddings is None else embeddings.reset_index(),
-                clinical=cohort.clinical(),
-                batch=cohort.batch() if has_batch else None,
-            )
-        for w in caught:
-            console.print(f"[yellow]warning:[/yellow] {w.message}")
+        X, caught = stages.design(result.features, embeddings, cohort, with_batch=has_batch)
+        for message in caught:
+            console.print(f"[yellow]warning:[/yellow] {message}")
         ids = list(X.index)
         target = cohort.survival_target() if study.task == "survival" else cohort.binary_target()
         position = {pid: i for i, pid in enumerate(cohort.patient_ids)}
@@ -476,7 +343,7 @@ def _run_study(study: Study, *, console=None, progress: bool = True) -> dict[str
         horizon = float(np.quantile(y["time"], 0.5))
         console.print(f"horizon not set: using the median follow-up time {horizon:.3g}")
 
-    pipeline = _pipeline(study, X, with_batch=has_batch)
+    pipeline = stages.build_pipeline(study, X, with_batch=has_batch)
     with log.stage("evaluate"):
         cv_kwargs = dict(
             n_splits=study.model.cv_splits,
@@ -489,7 +356,7 @@ def _run_study(study: Study, *, console=None, progress: bool = True) -> dict[str
         clin_cols = [c for c in X.columns if c.startswith("clin__")]
         if clin_cols:
             candidates["clinical only"] = _on_columns(
-                _pipeline(study, X[clin_cols], with_batch=False), clin_cols
+                stages.build_pipeline(study, X[clin_cols], with_batch=False), clin_cols
             )
         comparison = compare_models(
             candidates, X, y, n_bootstrap=study.model.n_bootstrap, **cv_kwargs
@@ -502,6 +369,14 @@ def _run_study(study: Study, *, console=None, progress: bool = True) -> dict[str
             "cross-validated performance",
         )
         full = comparison.results["full model"]
+        development = {
+            "n_patients": len(X),
+            "cv": json.loads(
+                (
+                    table.reset_index() if not isinstance(table.index, pd.RangeIndex) else table
+                ).to_json(orient="records")
+            ),
+        }
         oof = full.predictions.groupby("row")["prediction"].mean().sort_index().to_numpy()
     sec = report.section("Cross-validated performance")
     sec.text(
@@ -510,6 +385,7 @@ def _run_study(study: Study, *, console=None, progress: bool = True) -> dict[str
         f"Confidence intervals: bootstrap ({study.model.n_bootstrap} resamples of the test folds)."
     ).table(table.reset_index() if not isinstance(table.index, pd.RangeIndex) else table)
 
+    s_oof = None
     if study.task == "survival":
         fig, p_lr = plot_km_by_risk_group(oof, y, title="out-of-fold risk tertiles")
         sec.figure(fig, f"Kaplan-Meier by out-of-fold predicted risk (log-rank p = {p_lr:.2g})")
@@ -527,6 +403,30 @@ def _run_study(study: Study, *, console=None, progress: bool = True) -> dict[str
                 )
             except Exception as exc:  # an undefined calibration is reported, not hidden
                 sec.text(f"Calibration at t = {horizon:g} could not be computed: {exc}", note=True)
+
+    with log.stage("site and subgroup audit"):
+        audit = _audit(study, cohort, pipeline, X, y, ids, oof, horizon, has_batch, s_oof)
+        for name, table in audit.items():
+            if isinstance(table, pd.DataFrame):
+                log.save(name, table, f"{name}.csv")
+    sec = report.section("Site and subgroup audit")
+    sec.text(
+        "Out-of-fold performance by site, sex, age band and stage (bootstrap CIs; a warning "
+        "below 10 events)."
+    )
+    if len(audit["subgroup_audit"]):
+        sec.table(audit["subgroup_audit"], caption="out-of-fold metrics by subgroup")
+    if "leave_one_site_out" in audit:
+        sec.text(
+            "Leave-one-site-out: the pipeline is fitted on the other sites and the held-out site "
+            "is harmonised from its own patients (the rule for a new hospital); compare with the "
+            "pooled cross-validation above."
+        ).table(audit["leave_one_site_out"], caption="leave-one-site-out validation")
+        sec.table(
+            audit["site_leakage"],
+            caption="site leakage: cross-validated AUC of predicting the site from the radiomic "
+            "features (0.5: the site cannot be told apart)",
+        )
 
     with log.stage("explain"):
         final = clone(pipeline).fit(X, y)
@@ -646,21 +546,45 @@ def _run_study(study: Study, *, console=None, progress: bool = True) -> dict[str
                     .T.reset_index()
                     .rename(columns={"index": "quantity", pid: "value"})
                 )
-        bundle = Bundle(
-            model=final,
+        locked = StudyModel.from_parts(
+            study,
+            pipeline=final,
+            X=X,
+            y=y,
+            horizon=horizon,
+            feature_settings=settings,
+            with_batch=has_batch,
+            segmentation_model=seg_model,
+            encoder=encoder,
+            crop=crop,
             benefit_model=benefit_model,
-            metadata={
-                "task": study.task,
-                "horizon": horizon,
-                "columns": list(X.columns),
-                "feature_settings": settings.to_dict(),
-                "feature_engine": study.features.engine,
-                "label": study.features.label,
-                "treatment_column": "treatment" if benefit_model is not None else None,
-            },
+            development=development,
         )
-        save_bundle(out / "model_bundle", bundle, overwrite=True)
+        locked.save(out / "model_bundle", overwrite=True)
         log.outputs["bundle"] = out / "model_bundle"
+
+    if study.external is not None:
+        with log.stage("external validation"):
+            from radiopredict.cohort import Cohort
+
+            ext = predict_and_report(
+                locked,
+                Cohort.read(study.external),
+                out / "external",
+                n_jobs=study.n_jobs,
+                n_bootstrap=study.model.n_bootstrap,
+                progress=progress,
+                console=console,
+                title=f"{study.report.title}: external validation",
+            )
+            log.outputs.update({f"external_{k}": v for k, v in ext.items()})
+        sec = report.section("External validation")
+        sec.text(
+            f"The locked model applied to {study.external} (nothing refitted); the full "
+            f"external report is external/report.html."
+        )
+        if "external_validation" in ext:
+            sec.table(pd.read_csv(ext["external_validation"]), caption="external validation")
 
     provenance = {
         "versions": library_versions(),
@@ -717,63 +641,156 @@ def _on_columns(pipeline, columns: list[str]):
     return SurvivalPipeline([("columns", keep.set_output(transform="pandas")), *pipeline.steps])
 
 
-def predict_cohort(bundle, cohort, *, explain_output: bool = True) -> dict[str, pd.DataFrame]:
-    """Apply a saved study model to new patients: images and clinical data -> risk, survival at
-    the horizon, explanation and treatment benefit.
+def _audit(study, cohort, pipeline, X, y, ids, oof, horizon, has_batch, s_oof) -> dict[str, Any]:
+    """Subgroup audit of the out-of-fold predictions; with sites, leave-one-site-out
+    validation and site leakage before and after harmonisation."""
+    from sklearn.base import clone
 
-    Parameters
-    ----------
-    bundle
-        A :class:`radiopredict.bundle.Bundle` written by :func:`run_study`.
-    cohort
-        A :class:`radiopredict.Cohort` of new patients (same kind of images, masks and clinical
-        columns as the training cohort).
+    from radiopredict.study.model import NewSiteAdaptive, _audit_groups
+    from radiopredict.validation import leave_one_site_out, site_leakage, subgroup_audit
+
+    if study.task == "survival":
+        table = pd.DataFrame({"risk": oof, "survival_at_horizon": s_oof})
+    else:
+        table = pd.DataFrame({"probability": oof})
+    groups = _audit_groups(cohort, ids)
+    out: dict[str, Any] = {
+        "subgroup_audit": subgroup_audit(
+            study.task,
+            y,
+            table,
+            groups.reset_index(drop=True),
+            horizon=horizon,
+            n_bootstrap=min(200, study.model.n_bootstrap),
+            random_state=study.seed,
+        )
+        if not groups.empty
+        else pd.DataFrame()
+    }
+    if has_batch:
+        site = X["batch"].astype(str).to_numpy()
+        out["leave_one_site_out"] = leave_one_site_out(
+            NewSiteAdaptive(pipeline, min_samples=2), X, y, site, task=study.task, horizon=horizon
+        )
+        rad = [c for c in X.columns if c.startswith("rad__")]
+        harmoniser = clone(pipeline)
+        harmoniser.steps = [(n, s) for n, s in harmoniser.steps if n in ("constant", "combat")]
+        harmonised = harmoniser.fit_transform(X, y)
+        kept = [c for c in rad if c in harmonised.columns]
+        out["site_leakage"] = pd.DataFrame(
+            {
+                "features": ["before harmonisation", "after ComBat (fitted on all patients)"],
+                "site_auc": [
+                    site_leakage(X[rad], site, random_state=study.seed),
+                    site_leakage(harmonised[kept], site, random_state=study.seed),
+                ],
+            }
+        )
+    return out
+
+
+def _has_outcomes(cohort, task: str) -> bool:
+    cols = set(cohort.patients.columns)
+    needed = {"time", "event"} if task == "survival" else {"response"}
+    if not needed <= cols:
+        return False
+    return bool(cohort.patients[list(needed)].notna().all(axis=None))
+
+
+def _check_output_folder(out: Path) -> None:
+    """The output folder can be created and written, before any work starts."""
+    from radiopredict.errors import OutputError
+
+    if out.exists() and not out.is_dir():
+        raise OutputError(
+            "the output path is a file, a folder is due",
+            path=out,
+            fix="choose a folder name with --out",
+        )
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".radiopredict-write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise OutputError(
+            f"the output folder cannot be written ({exc.strerror or exc})",
+            path=out,
+            fix="choose a writable folder with --out",
+        ) from exc
+
+
+def predict_and_report(
+    model,
+    cohort,
+    out_dir: str | os.PathLike[str],
+    *,
+    n_jobs: int = 1,
+    n_bootstrap: int = 200,
+    impute_clinical: bool = False,
+    progress: bool = True,
+    console=None,
+    title: str | None = None,
+    work_dir: str | os.PathLike[str] | None = None,
+) -> dict[str, Path]:
+    """Score ``cohort`` with a locked :class:`~radiopredict.StudyModel` and write the results.
+
+    Writes ``predictions.csv``, ``failures.csv``, ``undefined_features.csv``,
+    ``contributions.csv`` and ``report.html`` into ``out_dir``; when the cohort has outcomes
+    also ``external_validation.csv`` (``metric, value, ci_low, ci_high, note``),
+    ``subgroups.csv`` and ``shift.csv``.
+
+    ``work_dir`` keeps the intermediate files (predicted masks) instead of a temporary folder.
 
     Returns
     -------
-    dict of DataFrame
-        ``"prediction"`` (risk, survival at the horizon, benefit columns when the bundle has a
-        benefit model), ``"explanation"`` (SHAP values), ``"failures"`` (cases that failed).
+    dict
+        Output name -> path; ``"report"`` is the HTML report.
     """
-    from radiopredict.explain import explain
-    from radiopredict.features import FeatureSettings
-    from radiopredict.features.extract import extract
-    from radiopredict.fuse import design_matrix
+    from rich.console import Console
 
-    meta = bundle.metadata
-    settings = FeatureSettings.from_dict(meta["feature_settings"])
-    if meta.get("label") is not None:
-        from radiopredict.cohort import Cohort
+    from radiopredict.report.prediction import prediction_report
 
-        label = None if str(meta["label"]) == "all" else meta["label"]
-        cohort = Cohort.from_dataframe(cohort.table.assign(label=label), root=cohort.root)
-    result = extract(cohort, settings, meta.get("feature_engine", "native"), progress=False)
-    has_batch = "batch" in meta["columns"]
-    X = design_matrix(
-        features=result.features.reset_index(),
-        clinical=cohort.clinical(),
-        batch=cohort.batch() if has_batch else None,
+    console = console or Console()
+    out = Path(out_dir)
+    _check_output_folder(out)
+    t0 = time.perf_counter()
+    prediction = model.predict(
+        cohort,
+        work_dir=work_dir,
+        n_jobs=n_jobs,
+        impute_clinical=impute_clinical,
+        progress=progress,
     )
-    missing = [c for c in meta["columns"] if c not in X.columns]
-    if missing:
-        raise ConfigError(
-            f"the new cohort lacks {len(missing)} column(s) the model was trained on, e.g. {missing[:5]}",
-            fix="use the same feature settings, labels and clinical columns as the training cohort",
-        )
-    X = X[meta["columns"]]
-    pred = pd.DataFrame(index=X.index)
-    pred["risk"] = bundle.model.predict(X)
-    if meta.get("horizon") is not None and hasattr(bundle.model, "predict_survival_function"):
-        pred[f"survival_at_{meta['horizon']:g}"] = np.asarray(
-            bundle.model.predict_survival_function(X, np.array([meta["horizon"]]))
-        )[:, 0]
-    if bundle.benefit_model is not None and "treatment" in cohort.patients.columns:
-        Xt = X.assign(treatment=cohort.treatment().loc[X.index].to_numpy())
-        pred = pred.join(bundle.benefit_model.predict_benefit(Xt))
-    out = {"prediction": pred, "failures": result.failures}
-    if explain_output:
-        out["explanation"] = explain(bundle.model, X).values
-    return out
+    outputs = prediction.write(out)
+    console.print(
+        f"scored {len(prediction.predictions)} patient(s), "
+        f"{prediction.failures['patient_id'].nunique()} not scored (failures.csv), "
+        f"{len(prediction.undefined)} feature value(s) imputed (undefined_features.csv) "
+        f"in {time.perf_counter() - t0:.1f} s"
+    )
+    validation = None
+    if len(prediction.predictions) and _has_outcomes(cohort, model.task):
+        validation = model.validate(prediction, cohort, n_bootstrap=n_bootstrap)
+        for name, table in (
+            ("external_validation", validation["metrics"]),
+            ("subgroups", validation["subgroups"]),
+            ("shift", validation["shift"]["standardized_differences"]),
+        ):
+            path = out / f"{name}.csv"
+            table.to_csv(path, index=False)
+            outputs[name] = path
+        _print_table(console, validation["metrics"], "external validation")
+    synthetic = _ground_truth(Path(cohort.source)) is not None if cohort.source else False
+    report = prediction_report(
+        model,
+        prediction,
+        validation=validation,
+        title=title or "radiopredict: new patients",
+        synthetic=synthetic,
+    )
+    outputs["report"] = report.save(out / "report.html")
+    return outputs
 
 
 def run_demo(

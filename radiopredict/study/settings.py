@@ -17,11 +17,19 @@ key is an error that names the closest valid key, before anything runs.
     model: {estimator: default, cv_splits: 5, cv_repeats: 2}
     treatment: {enabled: true, learner: t, n_bootstrap: 20}
     report: {n_patients: 3}
+    external: other/manifest.csv    # optional: validate the locked model on a second cohort
+    new_site_min_patients: 10       # a site unseen in training needs this many patients
+
+Every value is type-checked before anything runs: ``cv_splits: '5'`` or ``features: ct`` (a
+string where a section is due) is an error naming the key, the value and the expected type.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import types
+import typing
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,6 +51,86 @@ __all__ = [
 def _require(cond: bool, problem: str, fix: str) -> None:
     if not cond:
         raise ConfigError(problem, fix=fix)
+
+
+def _type_name(tp: Any) -> str:
+    if tp is type(None):
+        return "null"
+    if dataclasses.is_dataclass(tp):
+        return "a mapping of keys (a section)"
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_type_name(a) for a in typing.get_args(tp))
+    if origin is tuple:
+        args = typing.get_args(tp)
+        inner = _type_name(args[0]) if args else "value"
+        return f"a list of {inner} values"
+    return {int: "an integer", float: "a number", str: "text", bool: "true/false"}.get(
+        tp, getattr(tp, "__name__", str(tp))
+    )
+
+
+def _conforms(value: Any, tp: Any) -> tuple[bool, Any]:
+    """Whether ``value`` has type ``tp`` (YAML scalars as parsed); returns the value to store
+    (ints accepted for floats, lists for tuples)."""
+    if tp is Any:
+        return True, value
+    if tp is type(None):
+        return value is None, value
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        for arg in typing.get_args(tp):
+            ok, v = _conforms(value, arg)
+            if ok:
+                return True, v
+        return False, value
+    if origin is tuple:
+        if not isinstance(value, list | tuple):
+            return False, value
+        args = [a for a in typing.get_args(tp) if a is not Ellipsis]
+        out = []
+        for i, item in enumerate(value):
+            arg = args[min(i, len(args) - 1)] if args else Any
+            ok, v = _conforms(item, arg)
+            if not ok:
+                return False, value
+            out.append(v)
+        return True, tuple(out)
+    if tp is bool:
+        return isinstance(value, bool), value
+    if tp is int:
+        return isinstance(value, int) and not isinstance(value, bool), value
+    if tp is float:
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        return ok, float(value) if ok else value
+    if tp is str:
+        return isinstance(value, str), value
+    if dataclasses.is_dataclass(tp):
+        return isinstance(value, tp), value
+    return isinstance(value, tp), value
+
+
+def _check_types(obj: Any, where: str) -> None:
+    """Type-check every field of a settings dataclass against its annotation (frozen: values
+    are converted in place with ``object.__setattr__``)."""
+    hints = typing.get_type_hints(type(obj))
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        ok, converted = _conforms(value, hints[f.name])
+        if not ok:
+            raise ConfigError(
+                f"{where}.{f.name} = {value!r} has the wrong type: expected "
+                f"{_type_name(hints[f.name])}, got {type(value).__name__}",
+                fix=f"write {f.name} as {_type_name(hints[f.name])}"
+                + (
+                    f", e.g. {f.name}: {f.default!r}"
+                    if f.default is not dataclasses.MISSING
+                    and not dataclasses.is_dataclass(f.default)
+                    else ""
+                ),
+            )
+        if converted is not value:
+            object.__setattr__(obj, f.name, converted)
 
 
 @dataclass(frozen=True)
@@ -70,6 +158,7 @@ class SegmentationSection:
     train_fraction: float = 0.5
 
     def __post_init__(self) -> None:
+        _check_types(self, "segmentation")
         _require(
             self.epochs >= 1,
             f"segmentation.epochs must be >= 1, got {self.epochs}",
@@ -107,6 +196,7 @@ class FeatureSection:
     cache: bool = True
 
     def __post_init__(self) -> None:
+        _check_types(self, "features")
         _require(
             self.engine in ("native", "pyradiomics"),
             f"features.engine must be 'native' or 'pyradiomics', got {self.engine!r}",
@@ -130,6 +220,7 @@ class EmbeddingSection:
     n_components: int = 4
 
     def __post_init__(self) -> None:
+        _check_types(self, "embeddings")
         _require(
             self.encoder in ("autoencoder", "unet", "resnet"),
             f"embeddings.encoder must be autoencoder, unet or resnet, got {self.encoder!r}",
@@ -149,6 +240,7 @@ class ModelSection:
     n_bootstrap: int = 200
 
     def __post_init__(self) -> None:
+        _check_types(self, "model")
         _require(
             self.cv_splits >= 2, f"model.cv_splits must be >= 2, got {self.cv_splits}", "use 5"
         )
@@ -172,6 +264,7 @@ class TreatmentSection:
     cv_splits: int = 5
 
     def __post_init__(self) -> None:
+        _check_types(self, "treatment")
         _require(
             self.learner in ("t", "s"),
             f"treatment.learner must be 't' or 's', got {self.learner!r}",
@@ -190,6 +283,14 @@ class ReportSection:
 
     n_patients: int = 3
     title: str = "radiopredict study"
+
+    def __post_init__(self) -> None:
+        _check_types(self, "report")
+        _require(
+            self.n_patients >= 0,
+            f"report.n_patients must be >= 0, got {self.n_patients}",
+            "e.g. n_patients: 3",
+        )
 
 
 @dataclass(frozen=True)
@@ -212,8 +313,11 @@ class Study:
     model: ModelSection = field(default_factory=ModelSection)
     treatment: TreatmentSection = field(default_factory=TreatmentSection)
     report: ReportSection = field(default_factory=ReportSection)
+    external: str | None = None
+    new_site_min_patients: int = 10
 
     def __post_init__(self) -> None:
+        _check_types(self, "study")
         _require(
             self.task in ("survival", "response"),
             f"task must be 'survival' or 'response', got {self.task!r}",
@@ -228,6 +332,16 @@ class Study:
             self.n_jobs >= 1,
             f"n_jobs must be >= 1, got {self.n_jobs}",
             "use 1 or the number of cores",
+        )
+        _require(
+            self.seed >= 0,
+            f"seed must be a non-negative integer, got {self.seed}",
+            "e.g. seed: 0",
+        )
+        _require(
+            self.new_site_min_patients >= 2,
+            f"new_site_min_patients must be >= 2, got {self.new_site_min_patients}",
+            "e.g. new_site_min_patients: 10",
         )
 
     @classmethod
@@ -250,6 +364,7 @@ class Study:
                 study,
                 manifest=str(_join(base, study.manifest)),
                 output=str(_join(base, study.output)),
+                external=None if study.external is None else str(_join(base, study.external)),
             )
         return study
 
@@ -267,7 +382,7 @@ class Study:
 
     def run(self, *, console=None) -> dict[str, Path]:
         """Run the study; returns the outputs written (name -> path)."""
-        from radiopredict.study import run_study
+        from radiopredict.study.run import run_study
 
         return run_study(self, console=console)
 
