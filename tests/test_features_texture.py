@@ -648,7 +648,7 @@ def test_sparse_glcm_equals_dense_matrices(monkeypatch, seed):
     roi = rng.random(q.shape) > 0.3
     roi[2] = False
     roi[2, 3, 3] = True  # a lone voxel: no in-plane pair in slice 2
-    dims = SimpleNamespace(texture_dims=("2D", "2_5D", "3D"), texture_aggregations=("avg", "comb"))
+    dims = FeatureSettings(texture_dims=("2D", "2_5D", "3D"), texture_aggregations=("avg", "comb"))
     assert len(np.unique(q[roi])) > glcm.SPARSE_LEVELS
     sparse = run("glcm", q, roi, 300, dims)
     monkeypatch.setattr(glcm, "SPARSE_LEVELS", 10**9)
@@ -667,7 +667,7 @@ def test_sparse_glcm_without_pairs_raises():
     q[roi] = np.arange(1, roi.sum() + 1)
     assert roi.sum() > glcm.SPARSE_LEVELS
     with pytest.raises(FeatureComputationError, match="every 3D_avg matrix is empty"):
-        run("glcm", q, roi, int(roi.sum()), SimpleNamespace(texture_dims=("3D",)))
+        run("glcm", q, roi, int(roi.sum()), FeatureSettings(texture_dims=("3D",)))
 
 
 # vectorised complexity below 64 levels; above, per matrix, grouped by probability when few
