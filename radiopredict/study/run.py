@@ -245,7 +245,9 @@ def _run_study(study: Study, *, console=None, progress: bool = True) -> dict[str
     embeddings = encoder = crop = None
     if study.embeddings.enabled:
         with log.stage("embeddings"):
-            encoder, crop = stages.train_encoder(cohort, study.embeddings, seed=study.seed)
+            encoder, crop = stages.train_encoder(
+                cohort, study.embeddings, seed=study.seed, segmentation_model=seg_model
+            )
             embeddings = stages.embed(cohort, encoder, crop, cache_dir=out / "cache" / "embeddings")
             log.save("embeddings", embeddings.reset_index(), "embeddings.csv")
 
