@@ -1,38 +1,20 @@
-"""Helpers for frozen, validated settings objects loaded from mappings or YAML."""
+"""Mapping and YAML helpers of the study settings, delegating to :mod:`radiopredict._settings`.
+
+The study's sections are plain dataclasses until they move onto :class:`~radiopredict._settings.
+Settings`; :func:`dataclass_from_mapping` builds them (and any ``Settings`` class) with the same
+unknown-key rule and nearest-key suggestion as every other settings object.
+"""
 
 from __future__ import annotations
 
 import dataclasses
-import difflib
-from collections.abc import Iterable, Mapping
-from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
+from radiopredict._settings import Settings, check_keys, closest, load_yaml_mapping
 from radiopredict.errors import ConfigError
 
 __all__ = ["check_keys", "closest", "dataclass_from_mapping", "load_yaml_mapping"]
-
-
-def closest(name: str, options: Iterable[str]) -> str | None:
-    """The option closest to ``name`` (difflib), or None when nothing is close."""
-    matches = difflib.get_close_matches(str(name), list(options), n=1, cutoff=0.5)
-    return matches[0] if matches else None
-
-
-def check_keys(
-    mapping: Mapping[str, Any], allowed: Iterable[str], *, where: str, source: str | None = None
-) -> None:
-    """Raise :class:`ConfigError` for the first unknown key, naming the closest valid key."""
-    allowed = list(allowed)
-    for key in mapping:
-        if key not in allowed:
-            guess = closest(key, allowed)
-            hint = f"did you mean {guess!r}? " if guess else ""
-            raise ConfigError(
-                f"unknown key {key!r} in {where}",
-                path=source,
-                fix=f"{hint}valid keys: {', '.join(sorted(allowed))}",
-            )
 
 
 def dataclass_from_mapping(
@@ -42,6 +24,8 @@ def dataclass_from_mapping(
 
     Fields whose default is itself a dataclass instance are built recursively from sub-mappings.
     """
+    if isinstance(cls, type) and issubclass(cls, Settings):
+        return cls.from_dict(mapping, source=source)
     mapping = dict(mapping or {})
     fields = {f.name: f for f in dataclasses.fields(cls)}
     check_keys(mapping, fields, where=where, source=source)
@@ -57,28 +41,6 @@ def dataclass_from_mapping(
     try:
         return cls(**kwargs)
     except TypeError as exc:
-        raise ConfigError(f"invalid {where}: {exc}", path=source) from exc
-
-
-def load_yaml_mapping(path: str | Path) -> dict[str, Any]:
-    """Read a YAML file that must hold a mapping."""
-    import yaml
-
-    from radiopredict.errors import InputFileNotFoundError
-
-    path = Path(path)
-    if not path.exists():
-        raise InputFileNotFoundError(
-            "settings file does not exist", path=path, fix="check the path"
-        )
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"invalid YAML ({exc})", path=path, fix="fix the YAML syntax") from exc
-    if not isinstance(data, Mapping):
         raise ConfigError(
-            f"the file must hold a mapping of settings, got {type(data).__name__}",
-            path=path,
-            fix="write key: value pairs at the top level",
-        )
-    return dict(data)
+            f"invalid {where}: {exc}", path=source, fix=f"check the keys and values of {where}"
+        ) from exc

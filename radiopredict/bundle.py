@@ -20,17 +20,14 @@ missing file is refused with a clear error.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import platform
 import shutil
 from dataclasses import dataclass, field
-from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any
 
-from radiopredict._version import __version__
+from radiopredict._provenance import library_versions, sha256_file  # noqa: F401 (re-export)
 from radiopredict.errors import BundleIntegrityError, InputFileNotFoundError
 
 __all__ = ["Bundle", "save_bundle", "load_bundle", "library_versions", "TRUSTED_TYPES"]
@@ -71,38 +68,10 @@ TRUSTED_TYPES: frozenset[str] = frozenset(
         "xgboost.sklearn.XGBRegressor",
     }
 )
-_LIBRARIES = (
-    "numpy",
-    "scipy",
-    "pandas",
-    "scikit-learn",
-    "xgboost",
-    "lifelines",
-    "shap",
-    "SimpleITK",
-    "skops",
-    "torch",
-    "monai",
-)
-
-
-def library_versions() -> dict[str, str]:
-    """Versions of radiopredict, Python and the main libraries (absent ones are skipped)."""
-    out = {"radiopredict": __version__, "python": platform.python_version()}
-    for name in _LIBRARIES:
-        try:
-            out[name] = importlib_metadata.version(name)
-        except importlib_metadata.PackageNotFoundError:
-            continue
-    return out
 
 
 def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    return sha256_file(path)
 
 
 @dataclass

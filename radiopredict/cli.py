@@ -238,6 +238,9 @@ def _mount() -> None:
 
     app.command("extract")(_extract)
     app.add_typer(_segment_app, name="segment", help="Train a U-Net, predict masks, mask QC.")
+    from radiopredict.federated.cli import app as _federated_app  # flwr is imported on use
+
+    app.add_typer(_federated_app, name="federated", help="Federated studies on Flower.")
 
 
 _mount()

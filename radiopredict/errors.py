@@ -93,16 +93,19 @@ class RadiopredictError(Exception):
         path: str | PathLike[str] | None = None,
         fix: str | None = None,
     ) -> None:
+        # the builtin's __init__ first: ImportError's would reset ``path`` to None afterwards
+        super().__init__(format_message(problem, patient=patient, path=path, fix=fix))
         self.problem = problem
         self.patient = patient
         self.path = None if path is None else str(path)
         self.fix = fix
-        super().__init__(format_message(problem, patient=patient, path=path, fix=fix))
 
     def __reduce__(self):  # keep context when errors cross process boundaries (joblib, dask)
+        # the third item restores every attribute, also a subclass's own (ManifestError.problems)
         return (
             _rebuild_error,
             (type(self), self.problem, self.patient, self.path, self.fix),
+            dict(self.__dict__),
         )
 
 

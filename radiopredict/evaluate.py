@@ -28,7 +28,8 @@ from sklearn.model_selection import RepeatedStratifiedKFold
 from radiopredict import metrics as M
 from radiopredict.errors import ConfigError, RadiopredictError
 from radiopredict.parallel import run_tasks
-from radiopredict.targets import check_binary_target, check_survival_target
+from radiopredict.targets import binary_target, check_survival_target
+from radiopredict.targets import is_survival as _is_survival
 
 __all__ = [
     "SurvivalStratifiedKFold",
@@ -45,10 +46,6 @@ SURVIVAL_METRICS = ("harrell_c", "uno_c", "mean_auc", "ibs")
 """Default survival metrics: Harrell C, Uno C(tau), mean time-dependent AUC, integrated Brier."""
 BINARY_METRICS = ("auc", "brier")
 """Default binary metrics; ``calibration_slope``, ``calibration_intercept`` and ``ici`` too."""
-
-
-def _is_survival(y) -> bool:
-    return np.asarray(y).dtype.names is not None
 
 
 class SurvivalStratifiedKFold:
@@ -148,6 +145,46 @@ def _score_fold(survival, names, y_train, y_test, pred, surv, times) -> dict[str
     return out
 
 
+def _inner_choice(model) -> list[dict] | None:
+    """The inner choice of a fitted model, one row per candidate, or None when it made none.
+
+    Knows the adaptive defaults (``chosen_`` and ``inner_scores_``, possibly as the last step of
+    a pipeline) and scikit-learn searches (``cv_results_``: one candidate per setting).
+    """
+    from sklearn.pipeline import Pipeline
+
+    last = model.steps[-1][1] if isinstance(model, Pipeline) else model
+    table = getattr(last, "inner_scores_", None)
+    if isinstance(table, pd.DataFrame):
+        return [
+            {
+                "candidate": str(name),
+                "inner_mean": float(row["mean"]),
+                "inner_sd": float(row["sd"]),
+                "chosen": bool(row["chosen"]),
+            }
+            for name, row in table.iterrows()
+        ]
+    res = getattr(model, "cv_results_", None)
+    if isinstance(res, Mapping) and "mean_test_score" in res:
+        best = getattr(model, "best_index_", None)
+        return [
+            {
+                "candidate": str(_short_params(params)),
+                "inner_mean": float(res["mean_test_score"][i]),
+                "inner_sd": float(res["std_test_score"][i]),
+                "chosen": i == best,
+            }
+            for i, params in enumerate(res["params"])
+        ]
+    return None
+
+
+def _short_params(params: Mapping) -> dict:
+    """Grid-search settings with an estimator (a model family) named by its class."""
+    return {k: type(v).__name__ if hasattr(v, "fit") else v for k, v in params.items()}
+
+
 def _run_fold(task, *, estimator, X, y, survival, names, times, fit_params):
     rep, fold, train, test = task
     model = clone(estimator)
@@ -155,6 +192,7 @@ def _run_fold(task, *, estimator, X, y, survival, names, times, fit_params):
     model.fit(_take(X, train), y[train], **fit_params)
     fit_time = _time.perf_counter() - t0
     X_test = _take(X, test)
+    choice = _inner_choice(model)
     best = getattr(model, "best_params_", None)
     model = getattr(model, "best_estimator_", model)  # a search: predict with the refit model
     surv = None
@@ -178,6 +216,8 @@ def _run_fold(task, *, estimator, X, y, survival, names, times, fit_params):
     extra = {}
     if best is not None:
         extra["best_params"] = dict(best)
+    if choice is not None:
+        extra["inner_choice"] = choice
     return {
         "repeat": rep,
         "fold": fold,
@@ -213,6 +253,12 @@ class CVResult:
         Evaluation time grid of the time-dependent metrics (survival only).
     best_params
         Per fold, the hyper-parameters chosen by the inner search (nested CV only).
+    inner_choice
+        The inner choice per outer fold, one row per (repeat, fold, candidate): ``candidate``,
+        ``inner_mean`` and ``inner_sd`` (its score over the inner folds of that outer training
+        fold: ROC AUC or Harrell's C for the adaptive defaults, the search's ``scoring`` for
+        nested CV), ``chosen`` (True for the one refitted and scored on the outer test fold).
+        Empty when the estimator makes no inner choice. :meth:`chosen` lists the choices.
     """
 
     scores: pd.DataFrame
@@ -220,9 +266,23 @@ class CVResult:
     task: str
     times: np.ndarray | None
     best_params: list[dict] = field(default_factory=list)
+    inner_choice: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(
+            columns=["repeat", "fold", "candidate", "inner_mean", "inner_sd", "chosen"]
+        )
+    )
     _folds: list[dict] = field(default_factory=list, repr=False)
     _y: Any = field(default=None, repr=False)
     _metrics: tuple = field(default=(), repr=False)
+
+    def chosen(self) -> pd.DataFrame:
+        """One row per outer fold: the candidate chosen inside it and its inner score, next to
+        the fold's outer metrics (empty when the estimator makes no inner choice)."""
+        ic = self.inner_choice
+        if ic.empty:
+            return ic
+        pick = ic[ic["chosen"].astype(bool)].drop(columns="chosen")
+        return pick.merge(self.scores, on=["repeat", "fold"], how="left").reset_index(drop=True)
 
     @property
     def metric_names(self) -> list[str]:
@@ -322,7 +382,7 @@ def _check_xy(X, y):
         y = np.asarray(y)
         survival = True
     else:
-        y = check_binary_target(y)
+        y = binary_target(y)[1]  # any two labels; 1 = the later one ('responder' > 'non')
         survival = False
     if len(y) != n:
         raise ConfigError(f"X has {n} rows but y has {len(y)}", fix="align X and y by patient")
@@ -436,12 +496,21 @@ def cross_validate(
             )
         )
     predictions = pd.concat(pred_rows, ignore_index=True).sort_values(["repeat", "row"])
+    choice_rows = [
+        {"repeat": f["repeat"], "fold": f["fold"], **row}
+        for f in folds
+        for row in f.get("inner_choice", ())
+    ]
+    extra = {}
+    if choice_rows:
+        extra["inner_choice"] = pd.DataFrame(choice_rows)
     return CVResult(
         scores=pd.DataFrame(score_rows),
         predictions=predictions.reset_index(drop=True),
         task="survival" if survival else "binary",
         times=grid,
         best_params=[f["best_params"] for f in folds if "best_params" in f],
+        **extra,
         _folds=folds,
         _y=y,
         _metrics=names,

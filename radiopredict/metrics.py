@@ -39,6 +39,7 @@ __all__ = [
     "integrated_brier_score",
     "valid_time_range",
     "kaplan_meier",
+    "km_at",
     "survival_calibration",
     "SurvivalCalibration",
     "roc_auc",
@@ -419,18 +420,41 @@ def _group_labels(pred: np.ndarray, n_groups: int) -> np.ndarray:
     return np.minimum(((ranks - 1) * n_groups // len(pred)).astype(int), n_groups - 1)
 
 
-def _km_at(event, time, t, z=1.959964) -> tuple[float, float, float]:
-    """KM survival at t with a log(-log) Greenwood confidence interval."""
-    uniq, d, _, n = _counts(event, time)
-    keep = uniq <= t
-    s = float(np.prod(1.0 - d[keep] / n[keep]))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        var = np.sum(d[keep] / (n[keep] * (n[keep] - d[keep])))
-    if s <= 0 or s >= 1 or not np.isfinite(var):
-        return s, s, s
-    se = np.sqrt(var) / abs(np.log(s))
-    lo, hi = s ** np.exp(z * se), s ** np.exp(-z * se)
-    return s, float(lo), float(hi)
+def km_at(event, time, t: float, z: float = 1.959964) -> tuple[float, float, float, float]:
+    r"""Kaplan-Meier survival at ``t`` with its Greenwood standard error and confidence interval.
+
+    .. math::
+        \hat S(t) = \prod_{u \le t} \left(1 - \frac{d_u}{n_u}\right), \qquad
+        \widehat{\mathrm{Var}}\,\hat S(t) = \hat S(t)^2 \sum_{u \le t}
+        \frac{d_u}{n_u (n_u - d_u)}
+
+    The interval is the log(-log) one, :math:`\hat S^{\exp(\pm z\,\sigma)}` with
+    :math:`\sigma = \sqrt{\sum d_u / (n_u(n_u - d_u))} / |\ln \hat S|`; it collapses to
+    :math:`\hat S` when :math:`\hat S` is 0 or 1.
+
+    Parameters
+    ----------
+    event, time
+        Event indicators and times (the argument order of every survival helper here).
+    t
+        Time at which the curve is read.
+    z
+        Normal quantile of the interval (1.96: 95 %).
+
+    Returns
+    -------
+    survival, se, lower, upper : float
+    """
+    uniq, d, _, n = _counts(np.asarray(event, dtype=bool), np.asarray(time, dtype=float))
+    keep = (uniq <= t) & (n > d)
+    s = float(np.prod(1.0 - d[uniq <= t] / n[uniq <= t]))
+    var = float(np.sum(d[keep] / (n[keep] * (n[keep] - d[keep]))))
+    se = s * np.sqrt(var)
+    if s <= 0 or s >= 1:
+        return s, float(se), s, s
+    sigma = np.sqrt(var) / abs(np.log(s))
+    lo, hi = s ** np.exp(z * sigma), s ** np.exp(-z * sigma)
+    return s, float(se), float(lo), float(hi)
 
 
 @dataclass(frozen=True)
@@ -492,7 +516,7 @@ def survival_calibration(
                 f"followed up to time {time:g}, so its Kaplan-Meier estimate is undefined",
                 fix="use fewer groups or an earlier time",
             )
-        s, lo, hi = _km_at(event[sel], obs_time[sel], time)
+        s, _, lo, hi = km_at(event[sel], obs_time[sel], time)
         rows.append(
             {
                 "group": gi + 1,

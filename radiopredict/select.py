@@ -31,7 +31,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from radiopredict.errors import ConfigError, FeatureTableError, TargetError
 from radiopredict.fuse import GROUP_PREFIXES, _check_finite, _FrameTransformer, group_columns
-from radiopredict.targets import check_binary_target, check_survival_target
+from radiopredict.targets import binary_target, check_survival_target, is_survival
 
 __all__ = [
     "icc",
@@ -53,21 +53,17 @@ def _auto_columns(df: pd.DataFrame, columns, owner: str) -> list[str]:
     return group_columns(df, columns, owner=owner)
 
 
-def _is_survival(y) -> bool:
-    arr = np.asarray(y)
-    return arr.dtype.names is not None
-
-
 def _target(y, owner: str):
     """Return ("survival", (event, time)) or ("binary", y01)."""
     if y is None:
         raise TargetError(
-            f"{owner} needs a target y (survival structured array or binary 0/1)",
+            f"{owner} requires y to be passed, but the target y is None (it needs a survival "
+            "structured array or a binary response)",
             fix="pass y to fit (Pipeline.fit(X, y) forwards it)",
         )
-    if _is_survival(y):
+    if is_survival(y):
         return "survival", check_survival_target(y)
-    return "binary", check_binary_target(np.asarray(y).ravel())
+    return "binary", binary_target(y)[1]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -367,6 +363,19 @@ class _ColumnSelector(_FrameTransformer, TransformerMixin, BaseEstimator):
         return self._input_names(input_features)[self.support_]
 
 
+class _SupervisedTags:
+    """Tags of a selector that needs y: survival, or a binary response (never multi-class)."""
+
+    def __sklearn_tags__(self):
+        from sklearn.utils import ClassifierTags
+
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = True
+        # binary responses only: scikit-learn's checks then pass two classes
+        tags.classifier_tags = ClassifierTags(multi_class=False)
+        return tags
+
+
 # ----------------------------------------------------------------------------------------------
 # unsupervised filters
 
@@ -535,16 +544,25 @@ class CorrelationClusterSelector(_ColumnSelector):
 
     def _select(self, sub, y):
         if self.method not in ("spearman", "pearson"):
-            raise ConfigError(f"method must be 'spearman' or 'pearson', got {self.method!r}")
+            raise ConfigError(
+                f"method must be 'spearman' or 'pearson', got {self.method!r}",
+                fix="use method='spearman' (default) or 'pearson'",
+            )
         if self.keep not in ("central", "variance", "score"):
-            raise ConfigError(f"keep must be 'central', 'variance' or 'score', got {self.keep!r}")
+            raise ConfigError(
+                f"keep must be 'central', 'variance' or 'score', got {self.keep!r}",
+                fix="use keep='central' (default), 'variance' or 'score'",
+            )
         if not 0 < self.threshold <= 1:
-            raise ConfigError(f"threshold must be in (0, 1], got {self.threshold}")
+            raise ConfigError(
+                f"threshold must be in (0, 1], got {self.threshold}", fix="e.g. threshold=0.9"
+            )
         Z = sub.to_numpy(dtype=float)
         p = Z.shape[1]
         if Z.shape[0] < 3:
             raise FeatureTableError(
-                f"CorrelationClusterSelector needs at least 3 rows, got {Z.shape[0]}"
+                f"CorrelationClusterSelector needs at least 3 rows, got {Z.shape[0]}",
+                fix="fit on more patients",
             )
         const = Z.std(axis=0) == 0
         if const.any():
@@ -587,7 +605,7 @@ class CorrelationClusterSelector(_ColumnSelector):
 # supervised selectors
 
 
-class UnivariateSelector(_ColumnSelector):
+class UnivariateSelector(_SupervisedTags, _ColumnSelector):
     """Keep the features most associated with the outcome, one at a time.
 
     Parameters
@@ -624,7 +642,9 @@ class UnivariateSelector(_ColumnSelector):
 
     def _select(self, sub, y):
         if not (self.k == "all" or (isinstance(self.k, int | np.integer) and self.k >= 1)):
-            raise ConfigError(f"k must be a positive int or 'all', got {self.k!r}")
+            raise ConfigError(
+                f"k must be a positive int or 'all', got {self.k!r}", fix="e.g. k=10 or k='all'"
+            )
         table = univariate_scores(sub, y, self.scoring)
         self.scores_ = table["score"].to_numpy()
         self.pvalues_ = table["pvalue"].to_numpy()
@@ -724,7 +744,8 @@ class ElasticNetCoxSelector(_ColumnSelector):
         if self.penalizer <= 0 or not 0 <= self.l1_ratio <= 1:
             raise ConfigError(
                 f"penalizer must be > 0 and l1_ratio in [0, 1], got {self.penalizer}, "
-                f"{self.l1_ratio}"
+                f"{self.l1_ratio}",
+                fix="e.g. penalizer=0.1, l1_ratio=1.0",
             )
         event, time = target
         data = _standardise(sub).reset_index(drop=True)
@@ -740,7 +761,7 @@ class ElasticNetCoxSelector(_ColumnSelector):
         return _keep_nonzero(coef, self.tol, self.max_features, "ElasticNetCoxSelector")
 
 
-class L1LogisticSelector(_ColumnSelector):
+class L1LogisticSelector(_SupervisedTags, _ColumnSelector):
     """Keep the features with a non-zero coefficient in an L1 / elastic-net logistic regression.
 
     The columns are standardised (training-fold mean and SD), then scikit-learn's
@@ -791,11 +812,13 @@ class L1LogisticSelector(_ColumnSelector):
         kind, target = _target(y, "L1LogisticSelector")
         if kind != "binary":
             raise TargetError(
-                "L1LogisticSelector needs a binary 0/1 target",
+                "L1LogisticSelector needs a binary target (two classes)",
                 fix="use ElasticNetCoxSelector for a survival target",
             )
         if not 0 < self.l1_ratio <= 1:
-            raise ConfigError(f"l1_ratio must be in (0, 1], got {self.l1_ratio}")
+            raise ConfigError(
+                f"l1_ratio must be in (0, 1], got {self.l1_ratio}", fix="use 1.0 for the lasso"
+            )
         Z = _standardise(sub).to_numpy()
         deprecated_penalty = (
             inspect.signature(LogisticRegression).parameters["penalty"].default == "deprecated"

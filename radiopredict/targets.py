@@ -19,9 +19,16 @@ __all__ = [
     "make_survival_target",
     "check_survival_target",
     "check_binary_target",
+    "binary_target",
+    "is_survival",
 ]
 
 SURVIVAL_DTYPE = np.dtype([("event", "?"), ("time", "<f8")])
+
+
+def is_survival(y) -> bool:
+    """Whether ``y`` is a survival target (a structured array with named fields)."""
+    return getattr(np.asarray(y), "dtype", np.dtype(float)).names is not None
 
 
 def _as_1d(values, name: str) -> np.ndarray:
@@ -118,7 +125,10 @@ def check_survival_target(y, *, allow_all_censored: bool = False) -> tuple[np.nd
             fix="build it with radiopredict.make_survival_target(event, time)",
         )
     if arr.ndim != 1:
-        raise TargetError(f"survival target must be 1-D, got shape {arr.shape}")
+        raise TargetError(
+            f"survival target must be 1-D, got shape {arr.shape}",
+            fix="pass one (event, time) record per patient",
+        )
     ev_name, t_name = arr.dtype.names
     if arr.dtype[ev_name] != np.bool_:
         raise TargetError(
@@ -139,8 +149,70 @@ def check_survival_target(y, *, allow_all_censored: bool = False) -> tuple[np.nd
     return event, time
 
 
+def binary_target(y) -> tuple[np.ndarray, np.ndarray]:
+    """The one binary-target gate: validate ``y`` and return ``(classes, y01)``.
+
+    Any two distinct labels are accepted (``0``/``1``, ``False``/``True``, ``"non"``/
+    ``"responder"``...); ``classes`` holds them sorted, as scikit-learn's ``classes_``, and
+    ``y01`` is 1 where ``y`` equals ``classes[1]`` (the positive class: 1, True, the later
+    string). A column vector ``(n, 1)`` is accepted.
+
+    Raises
+    ------
+    TargetError
+        Missing values, a continuous or multi-class target, or a single class.
+    """
+    arr = np.asarray(y)
+    if arr.ndim == 2 and arr.shape[1] == 1:
+        arr = arr.ravel()
+    arr = _as_1d(arr, "response")
+    if arr.dtype.names is not None:
+        raise TargetError(
+            "a binary response was expected, got a survival target (event, time)",
+            fix="use a survival model or pass the 0/1 response",
+        )
+    missing = pd.isna(pd.Series(arr, dtype=object)).to_numpy()
+    if missing.any():
+        raise TargetError(
+            f"the binary response has {int(missing.sum())} missing value(s)",
+            fix="drop the patients without a response or fill it in (1 = responder, 0 = non)",
+        )
+    if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
+        raise TargetError("the binary response has infinite values", fix="recode it as 0/1")
+    if arr.dtype.kind == "O":
+        values = list(arr)
+        if all(isinstance(v, bool | np.bool_ | int | np.integer | float) for v in values):
+            arr = arr.astype(float)
+        else:
+            arr = arr.astype(str)
+    from sklearn.utils.multiclass import type_of_target
+
+    if type_of_target(arr, input_name="y") == "continuous":
+        raise TargetError(
+            "Unknown label type: continuous values where a binary response (two classes) was "
+            "expected",
+            fix="recode the response as 1 = responder, 0 = non-responder",
+        )
+    classes = np.unique(arr)
+    if len(classes) > 2:
+        shown = ", ".join(map(repr, classes[:5].tolist())) + (" ..." if len(classes) > 5 else "")
+        raise TargetError(
+            f"Only binary classification is supported: found {len(classes)} classes ({shown})",
+            fix="recode the response as 1 = responder, 0 = non-responder",
+        )
+    if len(classes) < 2:
+        raise TargetError(
+            "the binary response has one class only",
+            fix="a response model needs both responders and non-responders",
+        )
+    return classes, (arr == classes[1]).astype(int)
+
+
 def check_binary_target(y) -> np.ndarray:
-    """Validate a binary response target and return it as an int array of 0/1.
+    """Validate a response coded 0/1 (or False/True) and return it as an int array of 0/1.
+
+    The strict form of :func:`binary_target` for tables (a manifest's ``response`` column),
+    where the meaning of the two codes must not depend on how labels sort.
 
     Raises
     ------
@@ -154,10 +226,4 @@ def check_binary_target(y) -> np.ndarray:
             "a binary response must be coded 0/1; found other or missing values",
             fix="recode the response column as 1 = responder, 0 = non-responder",
         )
-    out = num.astype(int)
-    if len(np.unique(out)) < 2:
-        raise TargetError(
-            "the binary response has a single class",
-            fix="a response model needs both responders and non-responders",
-        )
-    return out
+    return binary_target(num)[1]

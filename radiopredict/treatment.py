@@ -36,6 +36,7 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.utils.validation import check_is_fitted
 
 from radiopredict.errors import ConfigError, TargetError
+from radiopredict.metrics import km_at
 from radiopredict.targets import check_survival_target
 
 __all__ = [
@@ -477,7 +478,10 @@ def c_for_benefit(
     c_idx = c_idx[np.argsort(benefit[c_idx], kind="stable")]
     m = min(len(t_idx), len(c_idx))
     if m < 2:
-        raise TargetError("c-for-benefit needs at least two patients in each arm")
+        raise TargetError(
+            "c-for-benefit needs at least two patients in each arm",
+            fix="evaluate on a sample with patients in both arms",
+        )
     t_idx = t_idx[np.round(np.linspace(0, len(t_idx) - 1, m)).astype(int)]
     c_idx = c_idx[np.round(np.linspace(0, len(c_idx) - 1, m)).astype(int)]
     keep = known[t_idx] & known[c_idx]
@@ -521,21 +525,6 @@ class BenefitValidation:
             ),
         ]
         return pd.DataFrame(rows, columns=["statistic", "value"])
-
-
-def _km_at(time: np.ndarray, event: np.ndarray, horizon: float) -> tuple[float, float]:
-    from lifelines import KaplanMeierFitter
-
-    kmf = KaplanMeierFitter().fit(time, event)
-    s = float(kmf.survival_function_at_times(horizon).iloc[0])
-    # Greenwood variance at the horizon
-    table = kmf.event_table
-    table = table[table.index <= horizon]
-    at_risk = table["at_risk"].to_numpy(dtype=float)
-    d = table["observed"].to_numpy(dtype=float)
-    ok = at_risk > d
-    var = s**2 * np.sum(d[ok] / (at_risk[ok] * (at_risk[ok] - d[ok])))
-    return s, float(np.sqrt(var))
 
 
 def validate_benefit(
@@ -617,8 +606,8 @@ def validate_benefit(
             hr = float(np.exp(cph.params_["treated"]))
             ci = np.exp(cph.confidence_intervals_.loc["treated"].to_numpy())
             lo, hi = float(ci[0]), float(ci[1])
-        s_t, se_t = _km_at(time[sel & treated], event[sel & treated], horizon)
-        s_c, se_c = _km_at(time[sel & ~treated], event[sel & ~treated], horizon)
+        s_t, se_t, _, _ = km_at(event[sel & treated], time[sel & treated], horizon)
+        s_c, se_c, _, _ = km_at(event[sel & ~treated], time[sel & ~treated], horizon)
         diff = s_t - s_c
         se = float(np.hypot(se_t, se_c))
         rows.append(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import subprocess
 import sys
 
@@ -10,9 +11,20 @@ import pytest
 import radiopredict as rp
 
 
-@pytest.mark.parametrize("name", rp.__all__)
-def test_public_names_resolve(name: str) -> None:
-    assert getattr(rp, name) is not None
+@pytest.mark.parametrize("name", [n for n in rp.__all__ if n != "__version__"])
+def test_public_names_resolve_to_documented_radiopredict_objects(name: str) -> None:
+    obj = getattr(rp, name)
+    home = obj.__name__ if inspect.ismodule(obj) else obj.__module__
+    assert home.startswith("radiopredict"), f"{name} resolves to {home}, not radiopredict"
+    assert callable(obj) or inspect.ismodule(obj), f"{name} is neither callable nor a module"
+    assert inspect.getdoc(obj), f"{name} has no docstring"
+    assert name in dir(rp)
+
+
+def test_version_is_the_package_version() -> None:
+    from importlib.metadata import version
+
+    assert rp.__version__ == version("radiopredict")
 
 
 def test_unknown_name_is_attribute_error() -> None:

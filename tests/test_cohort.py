@@ -10,7 +10,7 @@ import pytest
 import SimpleITK as sitk
 
 from radiopredict import Cohort
-from radiopredict.errors import ManifestError, RadiopredictError, TargetError
+from radiopredict.errors import ManifestError, TargetError
 
 
 def _write(arr: np.ndarray, path: Path, spacing=(1.0, 1.0, 2.0), origin=(0.0, 0.0, 0.0)) -> Path:
@@ -206,9 +206,10 @@ def test_targets_raise_clear_errors(folder: Path) -> None:
     with pytest.raises(ManifestError, match="no 'response' column"):
         cohort.binary_target()
     bad = Cohort.from_dataframe(_good_table().assign(time=[1, -2, 3, 4]), root=folder)
-    with pytest.raises(TargetError, match="p1"):
+    with pytest.raises(TargetError, match="p1") as info:
         bad.survival_target()
-    assert isinstance(TargetError("x"), (ValueError, RadiopredictError))
+    assert "p1" in info.value.problem and info.value.fix, "the error names the patient and a fix"
+    assert "p0" not in info.value.problem and "p2" not in info.value.problem
 
 
 def test_with_masks_and_subset(folder: Path) -> None:

@@ -8,7 +8,6 @@ the one the one-ROI path raises, with the other ROIs unaffected.
 from __future__ import annotations
 
 import importlib
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -79,10 +78,12 @@ def _assert_same(got, ref, rel=1e-10):
 
 SETTINGS = [
     None,
-    SimpleNamespace(texture_dims=("3D",)),
-    SimpleNamespace(texture_dims=("2D",), texture_aggregations=("comb",)),
-    SimpleNamespace(texture_dims=("2_5D", "3D"), texture_aggregations=("avg",)),
-    SimpleNamespace(
+    FeatureSettings(texture_dims=("2D", "2_5D", "3D")),
+    FeatureSettings(texture_dims=("3D",)),
+    FeatureSettings(texture_dims=("2D",), texture_aggregations=("comb",)),
+    FeatureSettings(texture_dims=("2_5D", "3D"), texture_aggregations=("avg",)),
+    FeatureSettings(
+        texture_dims=("2D", "2_5D", "3D"),
         glcm_distance=2,
         ngtdm_distance=2,
         ngldm_distance=2,

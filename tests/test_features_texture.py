@@ -13,13 +13,13 @@ import csv
 import importlib
 import itertools
 import math
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
 from scipy import ndimage
 
-from radiopredict.errors import FeatureComputationError
+from radiopredict.errors import ConfigError, FeatureComputationError
+from radiopredict.features import FeatureSettings
 from radiopredict.features.families import _texture as tx
 from radiopredict.features.registry import get_feature
 
@@ -40,7 +40,12 @@ def family(name):
     return importlib.import_module(f"radiopredict.features.families.{name}")
 
 
+#: Every texture aggregation (the families' defaults are FeatureSettings', 3D only).
+ALL_DIMS = FeatureSettings(texture_dims=("2D", "2_5D", "3D"))
+
+
 def run(name, q, roi, n_levels, settings=None, morph_roi=None):
+    settings = ALL_DIMS if settings is None else settings
     return family(name).compute(
         q, roi, n_levels, spacing=(1.0, 1.0, 1.0), settings=settings, morph_roi=morph_roi
     )
@@ -300,29 +305,29 @@ def test_gldzm_distance_metric_setting():
     roi[0] = np.abs(yy - 4) + np.abs(xx - 4) <= 4  # a diamond: metrics disagree at its centre
     dims = ("2D",)
     got = {
-        m: run("gldzm", q, roi, 2, SimpleNamespace(texture_dims=dims, gldzm_distance_metric=m))
+        m: run("gldzm", q, roi, 2, FeatureSettings(texture_dims=dims, gldzm_distance_metric=m))
         for m in ("manhattan", "chebyshev", "euclidean")
     }
-    assert got["manhattan"] == run("gldzm", q, roi, 2, SimpleNamespace(texture_dims=dims))
+    assert got["manhattan"] == run("gldzm", q, roi, 2, FeatureSettings(texture_dims=dims))
     # centre voxel to the nearest outside voxel: 5 city-block steps, 3 king steps, sqrt(13)
     assert got["manhattan"]["dzm_lde_2D"] == pytest.approx((1 + 5**2) / 2)
     assert got["chebyshev"]["dzm_lde_2D"] == pytest.approx((1 + 3**2) / 2)
     assert 3 < np.sqrt(2 * got["euclidean"]["dzm_lde_2D"] - 1) < 5
-    with pytest.raises(FeatureComputationError, match="distance metric"):
-        run("gldzm", q, roi, 2, SimpleNamespace(gldzm_distance_metric="cosine"))
+    with pytest.raises(ConfigError, match="gldzm_distance_metric"):
+        run("gldzm", q, roi, 2, FeatureSettings(gldzm_distance_metric="cosine"))
 
 
 def test_texture_aggregations_setting():
     q, roi = random_case(9)
     full = run("glcm", q, roi, 4)
     for name in ("glcm", "glrlm"):
-        avg = run(name, q, roi, 4, SimpleNamespace(texture_aggregations=("avg",)))
+        avg = run(name, q, roi, 4, FeatureSettings(texture_aggregations=("avg",)))
         assert avg and all(t.endswith("_avg") for t in avg)
-        comb = run(name, q, roi, 4, SimpleNamespace(texture_aggregations="comb"))
+        comb = run(name, q, roi, 4, FeatureSettings(texture_aggregations=("comb",)))
         assert comb and all(t.endswith("_comb") for t in comb)
     assert all(full[t] == v for t, v in run("glcm", q, roi, 4).items())
-    with pytest.raises(FeatureComputationError, match="aggregation"):
-        run("glrlm", q, roi, 4, SimpleNamespace(texture_aggregations=("mean",)))
+    with pytest.raises(ConfigError, match="texture_aggregations"):
+        run("glrlm", q, roi, 4, FeatureSettings(texture_aggregations=("mean",)))
 
 
 def test_ngtdm_and_ngldm_match_loop_neighbourhoods():
@@ -346,13 +351,13 @@ def test_ngtdm_and_ngldm_match_loop_neighbourhoods():
     from radiopredict.features.families.ngtdm import ngtdm_features
 
     expected = ngtdm_features(np.stack([s, n])[None], levels=np.arange(1.0, 4.0))
-    got = run("ngtdm", q, roi, 3, SimpleNamespace(texture_dims=("3D",)))
+    got = run("ngtdm", q, roi, 3, FeatureSettings(texture_dims=("3D",)))
     for stem, val in expected.items():
         assert got[f"{stem}_3D"] == pytest.approx(val[0], rel=1e-12)
     # NGLDM: low dependence emphasis and count non-uniformity from the loop matrix
     ns = sum(dep.values())
     lde = sum(c / j**2 for (_, j), c in dep.items()) / ns
-    got = run("ngldm", q, roi, 3, SimpleNamespace(texture_dims=("3D",)))
+    got = run("ngldm", q, roi, 3, FeatureSettings(texture_dims=("3D",)))
     assert got["ngl_lde_3D"] == pytest.approx(lde, rel=1e-12)
 
 
@@ -388,7 +393,7 @@ def test_uniform_region_gives_documented_values_and_no_nan():
 def test_checkerboard_slice_has_known_glcm():
     q = (np.indices((1, 4, 4)).sum(axis=0) % 2 + 1).astype(np.int32)
     roi = np.ones_like(q, dtype=bool)
-    dims = SimpleNamespace(texture_dims=("2D",))
+    dims = FeatureSettings(texture_dims=("2D",))
     from radiopredict.features.families.glcm import glcm_matrices
 
     t = tx.prepare(q, roi, 2, family="GLCM", pad=1)
@@ -444,17 +449,17 @@ def test_levels_absent_from_roi_only_matter_through_ng():
 
 def test_texture_dims_and_distance_settings():
     q, roi = random_case(8)
-    s3 = SimpleNamespace(texture_dims=("3D",), glcm_distance=1)
+    s3 = FeatureSettings(texture_dims=("3D",), glcm_distance=1)
     out = run("glcm", q, roi, 4, s3)
     assert out and all(t.endswith(("_3D_avg", "_3D_comb")) for t in out)
     full = run("glcm", q, roi, 4)
     assert all(full[t] == out[t] for t in out)
-    alias = run("glszm", q, roi, 4, SimpleNamespace(texture_dims=("2.5D",)))
+    alias = run("glszm", q, roi, 4, FeatureSettings(texture_dims=("2.5D",)))
     assert list(alias) == [t for t in run("glszm", q, roi, 4) if t.endswith("_2_5D")]
-    far = run("glcm", q, roi, 4, SimpleNamespace(texture_dims=("3D",), glcm_distance=2))
+    far = run("glcm", q, roi, 4, FeatureSettings(texture_dims=("3D",), glcm_distance=2))
     assert far["cm_contrast_3D_avg"] != out["cm_contrast_3D_avg"]
-    ngl = run("ngldm", q, roi, 4, SimpleNamespace(texture_dims=("3D",), ngldm_alpha=1))
-    ngl0 = run("ngldm", q, roi, 4, SimpleNamespace(texture_dims=("3D",)))
+    ngl = run("ngldm", q, roi, 4, FeatureSettings(texture_dims=("3D",), ngldm_alpha=1))
+    ngl0 = run("ngldm", q, roi, 4, FeatureSettings(texture_dims=("3D",)))
     assert ngl["ngl_hde_3D"] > ngl0["ngl_hde_3D"]  # alpha 1 makes more neighbours dependent
 
 
@@ -464,14 +469,14 @@ def test_morphological_mask_sets_gldzm_distances():
     morph = np.ones_like(q, dtype=bool)
     roi = morph.copy()
     roi[:, 0, :] = False  # resegmentation removed a row: its edge is not the ROI edge
-    a = run("gldzm", q, roi, 2, SimpleNamespace(texture_dims=("2D",)), morph_roi=morph)
-    b = run("gldzm", q, roi, 2, SimpleNamespace(texture_dims=("2D",)))
+    a = run("gldzm", q, roi, 2, FeatureSettings(texture_dims=("2D",)), morph_roi=morph)
+    b = run("gldzm", q, roi, 2, FeatureSettings(texture_dims=("2D",)))
     # per slice: the level-1 zone touches the edge (distance 1); the level-2 voxel at (3, 3)
     # is 4 steps from the edge of the 7x7 morphological mask but only 3 from the cut ROI
     assert a["dzm_lde_2D"] == pytest.approx((1 + 4**2) / 2)
     assert b["dzm_lde_2D"] == pytest.approx((1 + 3**2) / 2)
     # in 3-D the level-2 column reaches the first and last slice: distance 1 either way
-    c = run("gldzm", q, roi, 2, SimpleNamespace(texture_dims=("3D",)), morph_roi=morph)
+    c = run("gldzm", q, roi, 2, FeatureSettings(texture_dims=("3D",)), morph_roi=morph)
     assert c["dzm_lde_3D"] == 1.0
 
 
@@ -503,7 +508,7 @@ def test_slices_without_pairs_are_left_out_of_2d_averages():
     roi = np.zeros_like(q, dtype=bool)
     roi[0] = True
     roi[1, 0, 0] = True  # a lone voxel: no in-plane pair in slice 1
-    dims = SimpleNamespace(texture_dims=("2D",))
+    dims = FeatureSettings(texture_dims=("2D",))
     only = run("glcm", q[:1], roi[:1], 2, dims)
     both = run("glcm", q, roi, 2, dims)
     assert both["cm_contrast_2D_avg"] == only["cm_contrast_2D_avg"]
@@ -527,8 +532,8 @@ def test_bad_inputs_raise_clear_errors():
         run("glrlm", q * 0, roi, 3)
     with pytest.raises(FeatureComputationError, match="integers"):
         run("ngtdm", q + 0.5, roi, 3)
-    with pytest.raises(FeatureComputationError, match="unknown texture dimension"):
-        run("ngldm", q, roi, 2, SimpleNamespace(texture_dims=("4D",)))
+    with pytest.raises(ConfigError, match="texture_dims"):
+        run("ngldm", q, roi, 2, FeatureSettings(texture_dims=("4D",)))
     with pytest.raises(FeatureComputationError, match="morphological mask"):
         run("gldzm", q, roi, 2, morph_roi=roi[:1])
     with pytest.raises(FeatureComputationError, match="3-D"):
@@ -614,7 +619,7 @@ def test_real_ct_roi_agrees_with_pyradiomics_where_definitions_coincide(shared_d
     q[roi] = np.floor(x / 25) - np.floor(x.min() / 25) + 1  # pyradiomics' fixed bin width
     ours = {}
     for name in ("glszm", "ngtdm", "ngldm", "glcm", "glrlm"):
-        ours.update(run(name, q, roi, int(q.max()), SimpleNamespace(texture_dims=("3D",))))
+        ours.update(run(name, q, roi, int(q.max()), FeatureSettings(texture_dims=("3D",))))
     classes = {
         "glszm": glszm.RadiomicsGLSZM,
         "ngtdm": ngtdm.RadiomicsNGTDM,
@@ -630,3 +635,79 @@ def test_real_ct_roi_agrees_with_pyradiomics_where_definitions_coincide(shared_d
         fc.execute()
         for feature, tag in mapping.items():
             assert ours[tag] == pytest.approx(float(fc.featureValues[feature]), rel=1e-9), tag
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_sparse_glcm_equals_dense_matrices(monkeypatch, seed):
+    """Many grey levels (filter responses): the matrices are kept sparse; every aggregation
+    gives the dense matrices' values, and a slice without pairs is left out as there."""
+    from radiopredict.features.families import glcm
+
+    rng = np.random.default_rng(seed)
+    q = rng.integers(1, 300, size=(5, 14, 15))
+    roi = rng.random(q.shape) > 0.3
+    roi[2] = False
+    roi[2, 3, 3] = True  # a lone voxel: no in-plane pair in slice 2
+    dims = FeatureSettings(texture_dims=("2D", "2_5D", "3D"), texture_aggregations=("avg", "comb"))
+    assert len(np.unique(q[roi])) > glcm.SPARSE_LEVELS
+    sparse = run("glcm", q, roi, 300, dims)
+    monkeypatch.setattr(glcm, "SPARSE_LEVELS", 10**9)
+    dense = run("glcm", q, roi, 300, dims)
+    assert sparse.keys() == dense.keys() and len(dense) == 150
+    for key, value in dense.items():
+        assert sparse[key] == pytest.approx(value, rel=1e-11, abs=1e-14), key
+
+
+def test_sparse_glcm_without_pairs_raises():
+    from radiopredict.features.families import glcm
+
+    q = np.zeros((5, 17, 17), dtype=np.int64)
+    roi = np.zeros(q.shape, dtype=bool)
+    roi[::2, ::2, ::2] = True  # no two ROI voxels are neighbours
+    q[roi] = np.arange(1, roi.sum() + 1)
+    assert roi.sum() > glcm.SPARSE_LEVELS
+    with pytest.raises(FeatureComputationError, match="every 3D_avg matrix is empty"):
+        run("glcm", q, roi, int(roi.sum()), FeatureSettings(texture_dims=("3D",)))
+
+
+# vectorised complexity below 64 levels; above, per matrix, grouped by probability when few
+# distinct probabilities (voxel counts) occur, else the plain double sum
+@pytest.mark.parametrize("n, top", [(9, 5), (90, 5), (90, 1000)])
+def test_ngtdm_features_equal_the_double_sums(n, top):
+    """NGTDM's single-sum rewrites equal IBSI's double sums over the present levels."""
+    from radiopredict.features.families.ngtdm import ngtdm_features
+
+    rng = np.random.default_rng(n)
+    k = 4
+    m = np.zeros((k, 2, n))
+    m[:, 1] = rng.integers(0, top, (k, n)) * (rng.random((k, n)) > 0.4)
+    m[:, 0] = rng.random((k, n)) * m[:, 1] * 3
+    m[1, 1] = 0
+    m[1, 1, 2], m[1, 0, 2] = 4, 0.5  # a single grey level
+    levels = np.sort(rng.choice(np.arange(1, 5 * n), n, replace=False)).astype(float)
+    ours = ngtdm_features(m, levels=levels)
+    for r in range(k):
+        s, cnt = m[r, 0], m[r, 1]
+        p = cnt / cnt.sum()
+        idx = np.flatnonzero(p > 0)
+        ngp = len(idx)
+        pairs = list(itertools.product(idx, idx))
+        d = {(a, b): levels[a] - levels[b] for a, b in pairs}
+        contrast = sum(p[a] * p[b] * d[a, b] ** 2 for a, b in pairs)
+        contrast *= s.sum() / cnt.sum() / (ngp * (ngp - 1)) if ngp > 1 else 0.0
+        busy = sum(abs(levels[a] * p[a] - levels[b] * p[b]) for a, b in pairs)
+        busy = (p * s).sum() / busy if busy > 0 else 0.0
+        cplx = (
+            sum(abs(d[a, b]) * (p[a] * s[a] + p[b] * s[b]) / (p[a] + p[b]) for a, b in pairs)
+            / cnt.sum()
+        )
+        strength = sum((p[a] + p[b]) * d[a, b] ** 2 for a, b in pairs)
+        strength = strength / s.sum() if s.sum() > 0 else 0.0
+        expect = {
+            "ngt_contrast": contrast,
+            "ngt_busyness": busy,
+            "ngt_complexity": cplx,
+            "ngt_strength": strength,
+        }
+        for key, value in expect.items():
+            assert ours[key][r] == pytest.approx(value, rel=1e-10, abs=1e-14), (key, r)

@@ -177,3 +177,21 @@ def test_binary_calibration_slope_intercept():
     assert abs(good.intercept) < 0.15 and good.ici < 0.03 < cal.ici
     with pytest.raises(TargetError):
         M.binary_calibration(np.full(10, 1), np.full(10, 0.5))
+
+
+def test_km_at_matches_lifelines_with_greenwood_se():
+    from lifelines import KaplanMeierFitter
+
+    from radiopredict.metrics import km_at
+
+    rng = np.random.default_rng(1)
+    time = rng.exponential(10, size=200).round()
+    event = rng.random(200) < 0.7
+    kmf = KaplanMeierFitter().fit(time, event)
+    for t in (3.0, 10.0, 25.0):
+        s, se, lo, hi = km_at(event, time, t)
+        assert s == pytest.approx(float(kmf.survival_function_at_times(t).iloc[0]), rel=1e-12)
+        ci = kmf.confidence_interval_survival_function_
+        row = ci[ci.index <= t].iloc[-1]
+        assert (lo, hi) == pytest.approx((row.iloc[0], row.iloc[1]), rel=1e-6)
+        assert 0 < se < 0.1

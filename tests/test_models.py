@@ -172,17 +172,25 @@ def test_enet_logistic_matches_sklearn_and_labels():
 
 
 def test_default_pipelines_fit(rossi):
+    from radiopredict.models import AdaptiveResponse, AdaptiveSurvival
+
     X, y, _ = rossi
     surv = default_pipeline("survival").fit(X, y)
+    assert isinstance(surv[-1], AdaptiveSurvival) and surv[-1].chosen_
     assert surv.predict_survival_function(X.iloc[:2], [10.0]).shape == (2, 1)
     rng = np.random.default_rng(0)
     Xb = pd.DataFrame(rng.normal(size=(80, 6)), columns=[f"f{i}" for i in range(6)])
     yb = (Xb["f0"] + rng.normal(0, 0.5, 80) > 0).astype(int)
-    resp = default_pipeline("response").fit(Xb, yb)
+    resp = default_pipeline("response").set_params(model__n_splits=3).fit(Xb, yb)
     assert resp.predict_proba(Xb).shape == (80, 2)
-    assert set(default_param_grid("survival"))
-    assert type(resp.steps[-1][1]).__name__ == "ElasticNetLogistic"
-    assert default_param_grid("response") == {"model__C": [0.03, 0.1, 0.3]}
+    assert isinstance(resp[-1], AdaptiveResponse)
+    assert set(default_param_grid("survival", "coxnet"))
+    # the default needs no grid: it chooses inside fit
+    with pytest.raises(ConfigError, match="candidate name"):
+        default_param_grid("response")
+    enet = candidate_pipelines("response")["enet"]
+    assert type(enet.steps[-1][1]).__name__ == "ElasticNetLogistic"
+    assert default_param_grid("response", "enet") == {"model__C": [0.03, 0.1, 0.3]}
     # candidate xgb_or_enet: the grid is a list, the inner loop chooses the model family
     grid = default_param_grid("response", "xgb_or_enet")
     assert isinstance(grid, list)

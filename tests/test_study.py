@@ -58,7 +58,7 @@ def test_study_end_to_end_and_bundle(tmp_path: Path) -> None:
     from radiopredict import Cohort, make_synthetic_cohort
     from radiopredict.bundle import load_bundle
     from radiopredict.errors import BundleIntegrityError
-    from radiopredict.study import Study, predict_cohort
+    from radiopredict.study import Study, StudyModel
 
     manifest = make_synthetic_cohort(tmp_path / "cohort", n_patients=50, seed=3)
     study = Study.from_dict(

@@ -22,6 +22,7 @@ import pandas as pd
 from scipy.optimize import brentq
 from scipy.special import expit, roots_legendre
 
+from radiopredict._settings import Settings
 from radiopredict.datasets import _phantom
 from radiopredict.errors import ConfigError, InputFileNotFoundError
 
@@ -52,7 +53,7 @@ MANIFEST_COLUMNS = [
 
 
 @dataclass(frozen=True)
-class SyntheticModel:
+class SyntheticModel(Settings):
     """Distributions and true coefficients of the synthetic cohort.
 
     Every covariate enters the models standardised, $z = (x - m) / s$, with ``m`` and

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 import SimpleITK as sitk
 
+from radiopredict._settings import Settings, option
 from radiopredict.cohort import Case
 from radiopredict.errors import ConfigError, EmptyMaskError
 from radiopredict.segment._data import read_case_image, read_case_mask
@@ -26,7 +26,7 @@ __all__ = ["CropSettings", "roi_centre", "roi_crop", "case_crop"]
 
 
 @dataclass(frozen=True)
-class CropSettings:
+class CropSettings(Settings):
     """How a case becomes a network input.
 
     Parameters
@@ -46,26 +46,20 @@ class CropSettings:
         Intensity outside the image; None uses the image minimum.
     """
 
-    size_mm: tuple[float, float, float] = (64.0, 64.0, 64.0)
-    shape: tuple[int, int, int] = (32, 32, 32)
-    intensity: str = "zscore"
+    size_mm: tuple[float, float, float] = option((64.0, 64.0, 64.0), gt=0)
+    shape: tuple[int, int, int] = option((32, 32, 32), ge=1)
+    intensity: str = option(
+        "zscore",
+        choices=("zscore", "window"),
+        fix="use 'zscore' or 'window' with window=(lo, hi)",
+    )
     window: tuple[float, float] | None = None
     include_mask: bool = False
     pad_value: float | None = None
 
-    def __post_init__(self) -> None:
-        if len(self.size_mm) != 3 or any(float(s) <= 0 for s in self.size_mm):
-            raise ConfigError(f"size_mm must be 3 positive numbers, got {self.size_mm!r}", fix="")
-        if len(self.shape) != 3 or any(int(s) < 1 for s in self.shape):
-            raise ConfigError(f"shape must be 3 positive integers, got {self.shape!r}", fix="")
-        if self.intensity not in ("zscore", "window"):
-            raise ConfigError(
-                f"intensity must be 'zscore' or 'window', got {self.intensity!r}",
-                fix="use 'zscore' or 'window' with window=(lo, hi)",
-            )
-        if self.intensity == "window" and (
-            self.window is None or len(self.window) != 2 or self.window[1] <= self.window[0]
-        ):
+    def validate(self) -> None:
+        """``intensity="window"`` needs a window."""
+        if self.intensity == "window" and (self.window is None or self.window[1] <= self.window[0]):
             raise ConfigError(
                 f"intensity='window' needs window=(lo, hi) with lo < hi, got {self.window!r}",
                 fix="pass e.g. window=(-200, 300)",
@@ -78,16 +72,11 @@ class CropSettings:
 
     @property
     def channels(self) -> int:
+        """Input channels of the network: 2 with the mask channel, else 1."""
         return 2 if self.include_mask else 1
 
-    def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["size_mm"] = [float(v) for v in self.size_mm]
-        d["shape"] = [int(v) for v in self.shape]
-        d["window"] = None if self.window is None else [float(v) for v in self.window]
-        return d
-
     def to_json(self) -> str:
+        """The settings as canonical JSON (sorted keys)."""
         return json.dumps(self.to_dict(), sort_keys=True)
 
 

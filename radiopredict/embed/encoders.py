@@ -17,12 +17,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from radiopredict._settings import Settings, option
 from radiopredict._torch import (
     load_checkpoint,
     load_state_dict_file,
@@ -42,7 +43,7 @@ __all__ = ["Encoder", "ResNetConfig", "ResNet3D", "ResNetEncoder", "UNetEncoder"
 
 
 @dataclass(frozen=True)
-class ResNetConfig:
+class ResNetConfig(Settings):
     """Architecture of :class:`ResNet3D`.
 
     Parameters
@@ -57,40 +58,20 @@ class ResNetConfig:
         ``"batch"``, ``"instance"`` or ``"none"``.
     """
 
-    in_channels: int = 1
-    base_width: int = 16
-    blocks: tuple[int, ...] = (1, 1, 1, 1)
-    norm: str = "instance"
+    in_channels: int = option(1, ge=1)
+    base_width: int = option(16, ge=1)
+    blocks: tuple[int, ...] = option((1, 1, 1, 1), ge=1)
+    norm: str = option("instance", choices=("batch", "instance", "none"))
 
-    def __post_init__(self) -> None:
-        if self.in_channels < 1 or self.base_width < 1 or not self.blocks:
-            raise ConfigError(
-                "in_channels and base_width must be >= 1 and blocks non-empty", fix=""
-            )
-        if any(int(b) < 1 for b in self.blocks):
-            raise ConfigError(f"every stage needs >= 1 block, got {self.blocks}", fix="")
-        if self.norm not in ("batch", "instance", "none"):
-            raise ConfigError(f"norm must be batch, instance or none, got {self.norm!r}", fix="")
+    def validate(self) -> None:
+        """At least one stage."""
+        if not self.blocks:
+            raise ConfigError("blocks must not be empty", fix="e.g. blocks=(1, 1, 1, 1)")
 
     @property
     def embedding_dim(self) -> int:
+        """Channels of the last stage (the embedding length)."""
         return self.base_width * 2 ** (len(self.blocks) - 1)
-
-    def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["blocks"] = [int(b) for b in self.blocks]
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> ResNetConfig:
-        names = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - names)
-        if unknown:
-            raise ConfigError(f"unknown ResNet setting(s) {unknown}", fix=f"valid: {names}")
-        d = dict(d)
-        if "blocks" in d:
-            d["blocks"] = tuple(d["blocks"])
-        return cls(**d)
 
 
 def _norm(kind: str, ch: int):

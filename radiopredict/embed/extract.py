@@ -81,7 +81,10 @@ def extract_embeddings(
     """
     crop = crop or CropSettings()
     if on_error not in ("record", "raise"):
-        raise ConfigError(f"on_error must be 'record' or 'raise', got {on_error!r}", fix="")
+        raise ConfigError(
+            f"on_error must be 'record' or 'raise', got {on_error!r}",
+            fix="use on_error='record' or on_error='raise'",
+        )
     if crop.channels != encoder.in_channels:
         raise ConfigError(
             f"the crops have {crop.channels} channel(s) but the encoder expects "

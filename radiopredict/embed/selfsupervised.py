@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from radiopredict._settings import Settings, option
 from radiopredict._torch import progress, resolve_device, seeded, torch_threads
 from radiopredict.cohort import Cohort
 from radiopredict.embed.crops import CropSettings, case_crop
@@ -31,7 +32,7 @@ __all__ = ["AutoencoderSettings", "train_autoencoder"]
 
 
 @dataclass(frozen=True)
-class AutoencoderSettings:
+class AutoencoderSettings(Settings):
     """Settings of :func:`train_autoencoder`.
 
     Parameters
@@ -48,17 +49,13 @@ class AutoencoderSettings:
         Where to train and how many CPU threads torch may use.
     """
 
-    epochs: int = 20
-    batch_size: int = 8
-    learning_rate: float = 1e-3
-    noise_std: float = 0.1
+    epochs: int = option(20, ge=1)
+    batch_size: int = option(8, ge=1)
+    learning_rate: float = option(1e-3, gt=0)
+    noise_std: float = option(0.1, ge=0)
     seed: int = 0
     device: str = "auto"
-    num_threads: int | None = None
-
-    def __post_init__(self) -> None:
-        if self.epochs < 1 or self.batch_size < 1 or self.learning_rate <= 0:
-            raise ConfigError("epochs and batch_size must be >= 1, learning_rate > 0", fix="")
+    num_threads: int | None = option(None, ge=1)
 
 
 class _Decoder(nn.Module):

@@ -18,11 +18,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from radiopredict._provenance import sha256_file
 from radiopredict.errors import InputFileNotFoundError
 
 __all__ = ["FeatureCache", "file_digest", "cache_key"]
-
-_CHUNK = 1 << 20
 
 
 def file_digest(path: str | os.PathLike[str]) -> str:
@@ -43,15 +42,7 @@ def file_digest(path: str | os.PathLike[str]) -> str:
         raise InputFileNotFoundError(
             "the file does not exist", path=path, fix="check the path in the manifest"
         )
-    h = hashlib.sha256()
-    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
-    for f in files:
-        if path.is_dir():
-            h.update(str(f.relative_to(path)).encode() + b"\0")
-        with open(f, "rb") as fh:
-            while chunk := fh.read(_CHUNK):
-                h.update(chunk)
-    return h.hexdigest()
+    return sha256_file(path)
 
 
 def cache_key(

@@ -205,10 +205,7 @@ def compute_features_many(
         One entry per item: the Series :func:`compute_features` would return, or the exception
         it would raise (so the other ROIs still complete).
     """
-    if settings is None:
-        settings = FeatureSettings()
-    elif isinstance(settings, str):
-        settings = FeatureSettings.preset(settings)
+    settings = FeatureSettings.coerce(settings)
     states = _compute_states(items, settings, spacing, patient)
     settings_dict = settings.to_dict()
     return [

@@ -9,16 +9,14 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 from typing import Any, Literal
 
 import pandas as pd
 
-from radiopredict._version import __version__
+from radiopredict._provenance import library_versions
 from radiopredict.errors import ConfigError, FeatureComputationError, RadiopredictError
 
 __all__ = ["ExtractionResult", "extract", "FAILURE_COLUMNS", "INDEX_NAMES"]
@@ -352,13 +350,4 @@ def _assemble(cases, results, eng) -> ExtractionResult:
 
 
 def _versions(engine_name: str) -> dict[str, str]:
-    names = ["numpy", "scipy", "pandas", "SimpleITK", "PyWavelets"]
-    if engine_name == "pyradiomics":
-        names.append("pyradiomics-bhklab")
-    out = {"radiopredict": __version__, "python": platform.python_version()}
-    for name in names:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            pass
-    return out
+    return library_versions()  # the one recorder, the same list as model bundles

@@ -1,4 +1,4 @@
-r"""IBSI-2 convolutional filters: mean, LoG, Laws, Gabor and separable wavelets, 2D and 3D.
+r"""IBSI-2 filters: mean, LoG, Laws, Gabor, separable and Simoncelli wavelets, Riesz; 2D and 3D.
 
 Every filter follows the IBSI-2 reference manual (arXiv 2006.05470): kernels are defined in voxel
 units (``sigma_mm / spacing``), filtering is a convolution, and the image is extended beyond its
@@ -39,11 +39,38 @@ wavelet
     Undecimated separable wavelets (PyWavelets' decomposition filters, à trous dilation for
     level > 1): a response map such as ``"LHL"`` (x, y, z) of level ``level``; rotation
     invariance averages over the 24 (3D) or 4 (2D) right-angle rotations.
+simoncelli
+    Non-separable, isotropic Simoncelli wavelet, defined in the Fourier domain:
+    :math:`\hat\psi_j(\boldsymbol\nu) = \cos\left(\frac{\pi}{2}
+    \log_2\frac{2\|\boldsymbol\nu\|}{\nu_j}\right)` for
+    :math:`\nu_j/4 < \|\boldsymbol\nu\| < \nu_j` (0 elsewhere), :math:`\nu_j = \pi/2^{j-1}`
+    at decomposition level :math:`j` (undecimated). The frequency grid is the one of the IBSI-2
+    reference implementations: :math:`N` points spanning :math:`[-\pi, \pi]` on each axis of
+    :math:`N` voxels (ends included); the response is the real part of the inverse transform.
+    A Fourier-domain filter is periodic: ``boundary="periodic"``.
+riesz_log, riesz_simoncelli
+    Riesz transformation of order :math:`\mathbf{l} = (l_1, \ldots, l_d)` (x, y, z),
+    :math:`L = \sum_a l_a`, applied to the LoG or Simoncelli response:
+    :math:`\widehat{\mathcal{R}^{\mathbf{l}} f}(\boldsymbol\omega) = (-j)^L
+    \sqrt{\frac{L!}{\prod_a l_a!}} \frac{\prod_a \omega_a^{l_a}}{\|\boldsymbol\omega\|^L}
+    \hat f(\boldsymbol\omega)` (0 at :math:`\boldsymbol\omega = 0`), on the DFT frequencies
+    :math:`\omega_a = 2\pi k / N_a`. For ``riesz_log`` the image is first extended by the LoG
+    radius with ``boundary``, the LoG and the transformation act on that extended image
+    (periodic beyond it) and the extension is cut off again. Steering
+    (``tensor_sigma_mm``): the filter is rotated at every voxel into the local frame of the
+    structure tensor :math:`J = G_{\sigma_t} * (\mathbf{g}\mathbf{g}^T)`, where
+    :math:`\mathbf{g}` is the first-order Riesz transformation (all-pass gradient) of the
+    LoG / Simoncelli response and :math:`G_{\sigma_t}` a periodic Gaussian of
+    ``tensor_sigma_mm``; local x is the eigenvector of the largest eigenvalue, signed so that
+    :math:`\mathbf{e}_1 \cdot \mathbf{g} \ge 0`, then local y (3D: its largest component
+    positive), and local z = x :math:`\times` y. A Riesz transformation is global: these
+    filters always work on the whole image (``filter_radius`` covers it).
 """
 
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import asdict, dataclass
 from functools import cache
 from typing import Any
@@ -51,6 +78,7 @@ from typing import Any
 import numpy as np
 from scipy import ndimage, signal
 
+from radiopredict._settings import Settings
 from radiopredict.errors import ConfigError
 
 __all__ = [
@@ -61,6 +89,7 @@ __all__ = [
     "filter_image_crop",
     "BOUNDARIES",
     "LAWS_KERNELS",
+    "GLOBAL_RADIUS",
 ]
 
 #: IBSI boundary condition -> scipy.ndimage mode.
@@ -78,17 +107,23 @@ LAWS_KERNELS = {
     "W5": np.array([-1, 2, 0, -2, 1]) / np.sqrt(10),
     "R5": np.array([1, -4, 6, -4, 1]) / np.sqrt(70),
 }
-_KINDS = ("mean", "log", "laws", "gabor", "wavelet")
+_KINDS = ("mean", "log", "laws", "gabor", "wavelet", "simoncelli", "riesz_log", "riesz_simoncelli")
+_FOURIER = ("simoncelli", "riesz_simoncelli")  # defined on the image's own frequency grid
+_GLOBAL = ("simoncelli", "riesz_log", "riesz_simoncelli")  # no compact support
+#: Radius (voxels) that ``filter_radius`` gives a filter without compact support: larger than
+#: any image, so that every crop of it is the whole image.
+GLOBAL_RADIUS = 2**40
 
 
 @dataclass(frozen=True)
-class FilterSpec:
+class FilterSpec(Settings):
     """Settings of one IBSI-2 filter.
 
     Parameters
     ----------
     kind
-        ``"mean"``, ``"log"``, ``"laws"``, ``"gabor"`` or ``"wavelet"``.
+        ``"mean"``, ``"log"``, ``"laws"``, ``"gabor"``, ``"wavelet"``, ``"simoncelli"``,
+        ``"riesz_log"`` or ``"riesz_simoncelli"``.
     boundary
         ``"constant"`` (zero), ``"nearest"``, ``"periodic"`` or ``"mirror"``.
     dims
@@ -96,7 +131,7 @@ class FilterSpec:
     support
         Mean filter support :math:`M` (odd, voxels).
     sigma_mm
-        LoG / Gabor scale in mm.
+        LoG / Gabor / Riesz-LoG scale in mm.
     cutoff
         LoG / Gabor truncation in units of sigma (IBSI: 4).
     kernels
@@ -111,7 +146,11 @@ class FilterSpec:
         step :math:`\\Delta\\theta` (rad) when rotation invariant.
     wavelet, response, level
         Wavelet name (PyWavelets: ``"haar"``, ``"db2"``, ``"coif1"``...), response map
-        (``"LHL"``, x y z) and decomposition level.
+        (``"LHL"``, x y z) and decomposition level (also the Simoncelli level).
+    riesz_order
+        Riesz order :math:`(l_x, l_y, l_z)` (2D: :math:`(l_x, l_y)`), e.g. ``(1, 0, 0)``.
+    tensor_sigma_mm
+        Steered Riesz filters: scale (mm) of the structure tensor's Gaussian; None: not steered.
     """
 
     kind: str
@@ -131,8 +170,12 @@ class FilterSpec:
     wavelet: str | None = None
     response: str | None = None
     level: int = 1
+    riesz_order: tuple[int, ...] | None = None
+    tensor_sigma_mm: float | None = None
 
-    def __post_init__(self) -> None:
+    def validate(self) -> None:
+        """Rules of each filter kind (types and unknown keys are checked by the base)."""
+
         def bad(problem, fix):
             raise ConfigError(f"filter {self.kind!r}: {problem}", fix=fix)
 
@@ -167,12 +210,40 @@ class FilterSpec:
             n = 2 if self.dims == "2D" else 3
             if not self.response or len(self.response) != n or set(self.response) - {"L", "H"}:
                 bad(f"response {self.response!r} must be {n} letters L/H (x, y, z)", "e.g. 'LHL'")
-            if self.level < 1:
-                bad(f"level must be >= 1, got {self.level}", "use level=1")
+        if self.kind in ("wavelet", "simoncelli", "riesz_simoncelli") and self.level < 1:
+            bad(f"level must be >= 1, got {self.level}", "use level=1")
+        if self.kind == "riesz_log" and not (self.sigma_mm and self.sigma_mm > 0):
+            bad("sigma_mm must be positive", "e.g. sigma_mm=3")
+        if self.kind in _FOURIER and self.boundary != "periodic":
+            bad(
+                f"boundary {self.boundary!r}: this filter is defined in the Fourier domain of the "
+                "image, which is periodic",
+                "use boundary='periodic'",
+            )
+        if self.kind in ("riesz_log", "riesz_simoncelli"):
+            n = 2 if self.dims == "2D" else 3
+            order = self.riesz_order
+            if order is not None and not isinstance(order, tuple):
+                order = tuple(order)
+                object.__setattr__(self, "riesz_order", order)
+            if (
+                order is None
+                or len(order) != n
+                or any(not isinstance(o, (int, np.integer)) or o < 0 for o in order)
+                or sum(order) < 1
+            ):
+                bad(
+                    f"riesz_order {self.riesz_order!r} must give {n} non-negative integer orders "
+                    "(x, y, z) of total order >= 1",
+                    "e.g. riesz_order=(1, 0, 0)" if n == 3 else "e.g. riesz_order=(1, 0)",
+                )
+            object.__setattr__(self, "riesz_order", tuple(int(o) for o in order))
+            if self.tensor_sigma_mm is not None and not self.tensor_sigma_mm > 0:
+                bad("tensor_sigma_mm must be positive (or None: not steered)", "e.g. 2.0")
 
     @property
     def name(self) -> str:
-        """Short name used to prefix feature tags (``"log_s1.5"``, ``"laws_E5L5S5_e7"``)."""
+        """Short name used to prefix feature tags (``"log_s1.5"``, ``"riesz100_log_s3_st2"``)."""
         ri = "_ri" if self.rotation_invariant else ""
         dims = "_2D" if self.dims == "2D" else ""
         if self.kind == "mean":
@@ -184,8 +255,19 @@ class FilterSpec:
             core = f"laws_{self.kernels}{energy}"
         elif self.kind == "gabor":
             core = f"gabor_s{self.sigma_mm:g}_l{self.wavelength_mm:g}_g{self.gamma:g}"
-        else:
+        elif self.kind == "wavelet":
             core = f"wavelet_{self.wavelet}_{self.response}{self.level}"
+        elif self.kind == "simoncelli":
+            core = f"simoncelli_l{self.level}"
+        else:
+            base = (
+                f"log_s{self.sigma_mm:g}"
+                if self.kind == "riesz_log"
+                else f"simoncelli_l{self.level}"
+            )
+            steer = "" if self.tensor_sigma_mm is None else f"_st{self.tensor_sigma_mm:g}"
+            order = "".join(str(o) for o in self.riesz_order)
+            core = f"riesz{order}_{base}{steer}"
         return core + dims + ri
 
     def to_dict(self) -> dict[str, Any]:
@@ -199,11 +281,17 @@ def _split_laws(text: str) -> list[str]:
 
 # -- radius (support) of each filter, used for exact crops -----------------------------------
 def filter_radius(spec: FilterSpec, spacing_zyx) -> np.ndarray:
-    """Half-width (voxels, numpy order z, y, x) of the region a response voxel depends on."""
+    """Half-width (voxels, numpy order z, y, x) of the region a response voxel depends on.
+
+    Filters without compact support (Simoncelli, Riesz) depend on the whole image: their
+    radius is ``GLOBAL_RADIUS`` on every axis, so that any crop of them is the whole image.
+    """
     spacing = np.asarray(spacing_zyx, dtype=float)
     axes = _axes(spec, len(spacing))
-    r = np.zeros(len(spacing), dtype=int)
-    if spec.kind == "mean":
+    r = np.zeros(len(spacing), dtype=np.int64)
+    if spec.kind in _GLOBAL:
+        r[axes] = GLOBAL_RADIUS  # 2D: each slice on its own, so whole slices only
+    elif spec.kind == "mean":
         r[axes] = spec.support // 2
     elif spec.kind == "log":
         r[axes] = np.floor(spec.cutoff * spec.sigma_mm / spacing[axes] + 0.5).astype(int)
@@ -243,7 +331,9 @@ def filter_array(array: np.ndarray, spec: FilterSpec, spacing_zyx) -> np.ndarray
         return _laws(data, spec)
     if spec.kind == "gabor":
         return _gabor(data, spec, spacing)
-    return _wavelet(data, spec)
+    if spec.kind == "wavelet":
+        return _wavelet(data, spec)
+    return _fourier(data, spec, spacing)
 
 
 def apply_filter(image, spec: FilterSpec):
@@ -464,3 +554,142 @@ def _dilate(kernel: np.ndarray, step: int) -> np.ndarray:
     out = np.zeros(len(kernel) * step)  # a trous: step - 1 zeros after every tap
     out[::step] = kernel
     return out
+
+
+# -- Fourier-domain filters: Simoncelli wavelets and Riesz transformations ---------------------
+def _fourier(data, spec, spacing) -> np.ndarray:
+    """Simoncelli, Riesz-LoG and Riesz-Simoncelli responses (FFT over the filtered axes)."""
+    from scipy import fft
+
+    axes = tuple(_axes(spec, data.ndim))
+    cut = None
+    if spec.kind == "riesz_log":
+        # the LoG's boundary condition acts on an extension by its radius; the transformation
+        # is periodic over the extended image, which is cut back afterwards
+        log = FilterSpec(
+            kind="log",
+            sigma_mm=spec.sigma_mm,
+            dims=spec.dims,
+            cutoff=spec.cutoff,
+            boundary=spec.boundary,
+        )
+        radius = filter_radius(log, spacing)
+        width = [(int(radius[a]), int(radius[a])) if a in axes else (0, 0) for a in range(3)]
+        data = np.pad(data, width, mode=_NP_PAD[spec.boundary])
+        cut = tuple(slice(w[0], n - w[1]) for w, n in zip(width, data.shape, strict=True))
+        spectrum = fft.fftn(_log(data, log, spacing), axes=axes)
+    else:
+        spectrum = fft.fftn(data, axes=axes) * _simoncelli_transfer(
+            [data.shape[a] for a in axes], spec.level
+        )
+    if spec.kind == "simoncelli":
+        out = fft.ifftn(spectrum, axes=axes).real
+    else:
+        omega = _dft_frequencies([data.shape[a] for a in axes])  # numpy axis order
+        order = spec.riesz_order[::-1]  # x, y(, z) -> numpy order
+        if spec.tensor_sigma_mm is None:
+            out = _riesz_component(spectrum, omega, order, axes)
+        else:
+            sigma = [spec.tensor_sigma_mm / spacing[a] for a in axes]
+            out = _steered_riesz(spectrum, omega, order, axes, sigma)
+        out *= math.sqrt(math.factorial(sum(order)) / math.prod(map(math.factorial, order)))
+    return np.ascontiguousarray(out if cut is None else out[cut])
+
+
+def _dft_frequencies(shape) -> list[np.ndarray]:
+    """Sparse DFT angular frequencies :math:`2\\pi k / N` per axis (numpy order)."""
+    return np.meshgrid(*[2 * np.pi * np.fft.fftfreq(n) for n in shape], indexing="ij", sparse=True)
+
+
+@cache
+def _simoncelli_cached(shape: tuple[int, ...], level: int) -> np.ndarray:
+    # the IBSI-2 reference grid: N points from -pi to pi (ends included), in FFT order
+    coords = [np.fft.ifftshift(np.linspace(-np.pi, np.pi, n)) for n in shape]
+    grids = np.meshgrid(*coords, indexing="ij", sparse=True)
+    radius = np.sqrt(sum(g**2 for g in grids))
+    top = np.pi / 2 ** (level - 1)
+    band = (radius > top / 4) & (radius < top)
+    out = np.zeros(radius.shape)
+    out[band] = np.cos(np.pi / 2 * np.log2(2 * radius[band] / top))
+    out.flags.writeable = False
+    return out
+
+
+def _simoncelli_transfer(shape, level: int) -> np.ndarray:
+    return _simoncelli_cached(tuple(int(n) for n in shape), int(level))
+
+
+def _riesz_component(spectrum, omega, order, axes) -> np.ndarray:
+    """Real part of the unnormalised Riesz component :math:`(-j)^L \\omega^m/|\\omega|^L`."""
+    from scipy import fft
+
+    total = sum(order)
+    norm = np.sqrt(sum(w**2 for w in omega))
+    norm.flat[0] = 1.0  # the DC term: set to 0 below
+    transfer = (-1j) ** total / norm**total
+    for w, o in zip(omega, order, strict=True):
+        if o:
+            transfer = transfer * w**o
+    transfer = np.broadcast_to(transfer, norm.shape).copy()
+    transfer.flat[0] = 0.0
+    shape = [1] * spectrum.ndim
+    for a, n in zip(axes, transfer.shape, strict=True):
+        shape[a] = n
+    return fft.ifftn(spectrum * transfer.reshape(shape), axes=axes).real
+
+
+def _steered_riesz(spectrum, omega, order, axes, sigma) -> np.ndarray:
+    """Riesz component of ``order`` in the local frame of the structure tensor (numpy order).
+
+    The frame axis ``k`` (numpy order ``order[k]``) is a unit vector field; the rotated
+    filter :math:`\\prod_k (\\mathbf{e}_k \\cdot \\omega)^{l_k}` expands into monomials
+    :math:`\\omega^m` of the same total order, each one an unsteered component.
+    """
+    n = len(axes)
+    unit = [tuple(int(i == a) for i in range(n)) for a in range(n)]
+    grad = np.stack([_riesz_component(spectrum, omega, u, axes) for u in unit], axis=-1)
+    frame = _structure_frame(grad, axes, sigma)  # (..., n vectors, n components), numpy order
+    poly: dict[tuple[int, ...], Any] = {(0,) * n: 1.0}
+    for k, power in enumerate(order):
+        for _ in range(power):
+            nxt: dict[tuple[int, ...], Any] = {}
+            for mono, coef in poly.items():
+                for b in range(n):
+                    key = tuple(m + (i == b) for i, m in enumerate(mono))
+                    nxt[key] = nxt.get(key, 0.0) + coef * frame[..., k, b]
+            poly = nxt
+    out = np.zeros(spectrum.shape)
+    for mono, coef in poly.items():
+        out += coef * _riesz_component(spectrum, omega, mono, axes)
+    return out
+
+
+def _structure_frame(grad, axes, sigma) -> np.ndarray:
+    """Local orthonormal frame (rows: numpy-order vectors) of the smoothed structure tensor."""
+    n = grad.shape[-1]
+    tensor = np.empty(grad.shape + (n,))
+    for a in range(n):
+        for b in range(a, n):
+            smooth = ndimage.gaussian_filter(
+                grad[..., a] * grad[..., b],
+                sigma=[sigma[axes.index(i)] if i in axes else 0.0 for i in range(grad.ndim - 1)],
+                mode="wrap",
+                truncate=4.0,
+            )
+            tensor[..., a, b] = tensor[..., b, a] = smooth
+    _, vectors = np.linalg.eigh(tensor)  # ascending eigenvalues, vectors in columns
+    # work in x, y(, z) component order, where the right-hand rule applies
+    vec = np.swapaxes(vectors[..., ::-1, ::-1], -1, -2)  # rows: vectors by descending value
+    g = grad[..., ::-1]
+    first = vec[..., 0, :]
+    first *= np.where(np.sum(first * g, axis=-1) < 0, -1.0, 1.0)[..., None]
+    if n == 2:
+        second = np.stack([-first[..., 1], first[..., 0]], axis=-1)
+        frame = np.stack([first, second], axis=-2)
+    else:
+        second = vec[..., 1, :]
+        big = np.take_along_axis(second, np.abs(second).argmax(axis=-1)[..., None], axis=-1)
+        second *= np.where(big < 0, -1.0, 1.0)
+        frame = np.stack([first, second, np.cross(first, second)], axis=-2)
+    # frame[..., k, :] is local axis k (x, y, z order) in x, y, z components: to numpy order
+    return frame[..., ::-1, ::-1]

@@ -312,7 +312,10 @@ def discretise(
     """
     values = np.asarray(values, dtype=np.float64)
     if values.size == 0:
-        raise EmptyMaskError("nothing to discretise: the ROI is empty")
+        raise EmptyMaskError(
+            "nothing to discretise: the ROI is empty",
+            fix="check the mask and the resegmentation range (reseg_range)",
+        )
     if method == "fbn":
         vmin, vmax = values.min(), values.max()
         if vmax > vmin:

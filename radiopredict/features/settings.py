@@ -11,15 +11,14 @@ Spacings are given in millimetres in the ``(x, y, z)`` order of SimpleITK and of
 
 from __future__ import annotations
 
-import dataclasses
-import difflib
-import math
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
 from typing import Any
 
-from radiopredict.errors import ConfigError, InputFileNotFoundError
+from radiopredict._settings import Settings, check_choice, check_keys, option
+from radiopredict.errors import ConfigError
 
 __all__ = ["FeatureSettings", "ALL_FAMILIES", "PRESETS"]
 
@@ -45,13 +44,8 @@ _DISCRETISATIONS = ("fbn", "fbs", "none")
 _DISTANCE_METRICS = ("manhattan", "chebyshev", "euclidean")
 
 
-def _closest(word: str, options) -> str:
-    match = difflib.get_close_matches(str(word), list(options), n=1, cutoff=0.0)
-    return match[0] if match else ""
-
-
 @dataclass(frozen=True)
-class FeatureSettings:
+class FeatureSettings(Settings):
     """Settings of the IBSI-1 image processing chain and feature computation.
 
     Parameters
@@ -120,83 +114,52 @@ class FeatureSettings:
     """
 
     # interpolation
-    new_spacing: tuple[float, ...] | None = None
-    interpolation_dims: str = "3D"
-    interpolator: str = "linear"
+    new_spacing: tuple[float, ...] | None = option(
+        None, gt=0, fix="give the spacing in mm as [x, y, z], e.g. [1.0, 1.0, 1.0]"
+    )
+    interpolation_dims: str = option("3D", choices=("2D", "3D"))
+    interpolator: str = option("linear", choices=_INTERPOLATORS)
     round_intensities: bool = False
-    mask_interpolator: str = "linear"
-    mask_threshold: float = 0.5
+    mask_interpolator: str = option("linear", choices=("linear", "nearest"))
+    mask_threshold: float = option(
+        0.5, gt=0, le=1, fix="use 0.5, the IBSI partial-volume threshold"
+    )
     # resegmentation
-    reseg_range: tuple[float | None, float | None] | None = None
-    reseg_outlier_sigma: float | None = None
+    reseg_range: tuple[float | None, float | None] | None = option(
+        None, fix="give [lower, upper], e.g. reseg_range: [-1000, 400]; null for an open bound"
+    )
+    reseg_outlier_sigma: float | None = option(
+        None, gt=0, fix="use 3 (IBSI) or null to disable outlier resegmentation"
+    )
     # discretisation
-    discretisation: str = "fbs"
-    bin_number: int = 32
-    bin_width: float = 25.0
+    discretisation: str = option("fbs", choices=_DISCRETISATIONS)
+    bin_number: int = option(32, ge=1, fix="e.g. 32")
+    bin_width: float = option(25.0, gt=0, fix="e.g. 25 for CT in HU")
     bin_lower_bound: float | None = None
     # intensity-volume histogram
-    ivh_discretisation: str = "none"
-    ivh_bin_width: float = 2.5
-    ivh_bin_number: int = 1000
+    ivh_discretisation: str = option("none", choices=_DISCRETISATIONS)
+    ivh_bin_width: float = option(2.5, gt=0, fix="e.g. 2.5 for CT in HU")
+    ivh_bin_number: int = option(1000, ge=1, fix="e.g. 1000")
     # texture
-    texture_dims: tuple[str, ...] = ("3D",)
-    texture_aggregations: tuple[str, ...] = ("avg", "comb")
-    glcm_distance: int = 1
-    ngtdm_distance: int = 1
-    ngldm_distance: int = 1
-    ngldm_alpha: int = 0
-    gldzm_distance_metric: str = "manhattan"
+    texture_dims: tuple[str, ...] = option(("3D",), choices=_TEXTURE_DIMS, aliases={"2.5D": "2_5D"})
+    texture_aggregations: tuple[str, ...] = option(("avg", "comb"), choices=_AGGREGATIONS)
+    glcm_distance: int = option(1, ge=1, fix="use 1")
+    ngtdm_distance: int = option(1, ge=1, fix="use 1")
+    ngldm_distance: int = option(1, ge=1, fix="use 1")
+    ngldm_alpha: int = option(0, ge=0, fix="use 0")
+    gldzm_distance_metric: str = option("manhattan", choices=_DISTANCE_METRICS)
     # morphology
     moran_geary: bool = True
-    moran_geary_max_voxels: int | None = None
+    moran_geary_max_voxels: int | None = option(
+        None, ge=2, fix="e.g. 20000, or null for the exact computation"
+    )
     # what to compute
-    families: tuple[str, ...] = field(default=ALL_FAMILIES)
+    families: tuple[str, ...] = option(ALL_FAMILIES, choices=ALL_FAMILIES, single=True)
     diagnostics: bool = False
 
     # ------------------------------------------------------------------ validation
-    def __post_init__(self) -> None:
-        set_ = object.__setattr__
-        # normalise sequences to tuples so that settings stay hashable and YAML-friendly
-        for name in ("new_spacing", "reseg_range", "texture_dims", "texture_aggregations"):
-            value = getattr(self, name)
-            if value is not None and not isinstance(value, tuple):
-                if isinstance(value, str | bytes) or not hasattr(value, "__iter__"):
-                    raise ConfigError(
-                        f"setting {name!r} must be a list, got {value!r}",
-                        fix=f"give {name} as a list, e.g. {_EXAMPLES[name]}",
-                    )
-                set_(self, name, tuple(value))
-        fams = self.families
-        if isinstance(fams, str):
-            fams = (fams,)
-        set_(self, "families", tuple(fams))
-        if self.texture_dims is not None:
-            set_(self, "texture_dims", tuple(str(d).replace(".", "_") for d in self.texture_dims))
-
-        self._check_choice("interpolation_dims", ("2D", "3D"))
-        self._check_choice("interpolator", _INTERPOLATORS)
-        self._check_choice("mask_interpolator", ("linear", "nearest"))
-        self._check_choice("discretisation", _DISCRETISATIONS)
-        self._check_choice("ivh_discretisation", _DISCRETISATIONS)
-        self._check_choice("gldzm_distance_metric", _DISTANCE_METRICS)
-        for d in self.texture_dims:
-            if d not in _TEXTURE_DIMS:
-                raise ConfigError(
-                    f"texture_dims contains {d!r}, which is not a texture aggregation",
-                    fix=f"use any of {list(_TEXTURE_DIMS)} (did you mean {_closest(d, _TEXTURE_DIMS)!r}?)",
-                )
-        for a in self.texture_aggregations:
-            if a not in _AGGREGATIONS:
-                raise ConfigError(
-                    f"texture_aggregations contains {a!r}",
-                    fix=f"use any of {list(_AGGREGATIONS)} (did you mean {_closest(a, _AGGREGATIONS)!r}?)",
-                )
-        for f in self.families:
-            if f not in ALL_FAMILIES:
-                raise ConfigError(
-                    f"families contains unknown family {f!r}",
-                    fix=f"use names from {list(ALL_FAMILIES)} (did you mean {_closest(f, ALL_FAMILIES)!r}?)",
-                )
+    def validate(self) -> None:
+        """Rules that involve several fields."""
         if self.new_spacing is not None:
             need = (2, 3) if self.interpolation_dims == "2D" else (3,)
             if len(self.new_spacing) not in need:
@@ -205,122 +168,31 @@ class FeatureSettings:
                     f"{self.interpolation_dims} interpolation, got {self.new_spacing!r}",
                     fix="give the spacing in mm as [x, y, z]",
                 )
-            for s in self.new_spacing[: 2 if self.interpolation_dims == "2D" else 3]:
-                if not _positive(s):
-                    raise ConfigError(
-                        f"new_spacing values must be positive numbers, got {self.new_spacing!r}",
-                        fix="give the spacing in mm, e.g. [1.0, 1.0, 1.0]",
-                    )
-        if not (0.0 < float(self.mask_threshold) <= 1.0):
-            raise ConfigError(
-                f"mask_threshold must lie in (0, 1], got {self.mask_threshold!r}",
-                fix="use 0.5, the IBSI partial-volume threshold",
-            )
         if self.reseg_range is not None:
-            if len(self.reseg_range) != 2:
-                raise ConfigError(
-                    f"reseg_range must be [lower, upper], got {self.reseg_range!r}",
-                    fix="e.g. reseg_range: [-1000, 400]; use null for an open bound",
-                )
             lo, hi = self.reseg_range
-            if lo is not None and hi is not None and float(lo) > float(hi):
+            if lo is not None and hi is not None and lo > hi:
                 raise ConfigError(
                     f"reseg_range lower bound {lo} exceeds upper bound {hi}",
                     fix="swap the two values",
                 )
-        if self.reseg_outlier_sigma is not None and not _positive(self.reseg_outlier_sigma):
+        if not self.texture_aggregations:
             raise ConfigError(
-                f"reseg_outlier_sigma must be a positive number, got {self.reseg_outlier_sigma!r}",
-                fix="use 3 (IBSI) or null to disable outlier resegmentation",
-            )
-        for name in ("bin_number", "ivh_bin_number"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ConfigError(f"{name} must be a positive integer, got {v!r}", fix="e.g. 32")
-        for name in ("bin_width", "ivh_bin_width"):
-            if not _positive(getattr(self, name)):
-                raise ConfigError(
-                    f"{name} must be a positive number, got {getattr(self, name)!r}",
-                    fix="e.g. 25 for CT in HU",
-                )
-        for name in ("glcm_distance", "ngtdm_distance", "ngldm_distance"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ConfigError(f"{name} must be an integer >= 1, got {v!r}", fix="use 1")
-        mgv = self.moran_geary_max_voxels
-        if mgv is not None and (isinstance(mgv, bool) or not isinstance(mgv, int) or mgv < 2):
-            raise ConfigError(
-                f"moran_geary_max_voxels must be an integer >= 2 or null, got {mgv!r}",
-                fix="e.g. 20000, or null for the exact computation",
-            )
-        if isinstance(self.ngldm_alpha, bool) or not isinstance(self.ngldm_alpha, int):
-            raise ConfigError(
-                f"ngldm_alpha must be an integer >= 0, got {self.ngldm_alpha!r}", fix="use 0"
-            )
-        if self.ngldm_alpha < 0:
-            raise ConfigError(
-                f"ngldm_alpha must be an integer >= 0, got {self.ngldm_alpha!r}", fix="use 0"
-            )
-
-    def _check_choice(self, name: str, options) -> None:
-        value = getattr(self, name)
-        if value not in options:
-            raise ConfigError(
-                f"setting {name}={value!r} is not one of {list(options)}",
-                fix=f"did you mean {_closest(value, options)!r}?",
+                "texture_aggregations is empty", fix="use a non-empty subset of ['avg', 'comb']"
             )
 
     # ------------------------------------------------------------------ construction
     @classmethod
-    def field_names(cls) -> list[str]:
-        """Names of every setting."""
-        return [f.name for f in dataclasses.fields(cls)]
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> FeatureSettings:
+    def from_dict(cls, data: Mapping[str, Any] | None, *, source: Any = None) -> FeatureSettings:
         """Build settings from a mapping; an unknown key is a :class:`ConfigError`.
 
         A key ``preset`` starts from that preset and the other keys override it.
         """
-        if not isinstance(data, dict):
-            raise ConfigError(
-                f"feature settings must be a mapping, got {type(data).__name__}",
-                fix="write the settings as 'key: value' lines",
-            )
-        data = dict(data)
-        base: dict[str, Any] = {}
-        if "preset" in data:
+        if isinstance(data, Mapping) and "preset" in data:
+            data = dict(data)
             base = cls.preset(data.pop("preset")).to_dict()
-        valid = cls.field_names()
-        for key in data:
-            if key not in valid:
-                raise ConfigError(
-                    f"unknown feature setting {key!r}",
-                    fix=f"did you mean {_closest(key, valid)!r}? Valid settings: {', '.join(valid)}",
-                )
-        base.update(data)
-        return cls(**base)
-
-    @classmethod
-    def from_yaml(cls, path: str | PathLike[str]) -> FeatureSettings:
-        """Read settings from a YAML file (keys as in :meth:`to_dict`, optional ``preset``)."""
-        import yaml
-
-        path = Path(path)
-        if not path.is_file():
-            raise InputFileNotFoundError(
-                "feature settings file does not exist", path=path, fix="check the path"
-            )
-        try:
-            data = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as exc:
-            raise ConfigError(
-                f"cannot parse YAML: {exc}", path=path, fix="fix the YAML syntax"
-            ) from exc
-        try:
-            return cls.from_dict(data)
-        except ConfigError as exc:
-            raise ConfigError(exc.problem, path=path, fix=exc.fix) from exc
+            check_keys(data, cls.field_names(), where=cls.__name__, source=source)
+            data = {**base, **data}
+        return super().from_dict(data, source=source)
 
     @classmethod
     def preset(cls, name: str) -> FeatureSettings:
@@ -329,40 +201,29 @@ class FeatureSettings:
         ``ibsi-*`` reproduce the IBSI-1 digital phantom and CT phantom configurations A-E;
         ``ct`` and ``mr`` are sensible starting points for patient data (see :data:`PRESETS`).
         """
-        if name not in PRESETS:
-            raise ConfigError(
-                f"unknown feature settings preset {name!r}",
-                fix=f"did you mean {_closest(name, PRESETS)!r}? Presets: {', '.join(PRESETS)}",
-            )
+        check_choice(name, PRESETS, name="preset", where="feature settings")
         return cls(**PRESETS[name])
 
-    def to_dict(self) -> dict[str, Any]:
-        """Plain-Python mapping (lists, numbers, strings) that :meth:`from_dict` reads back."""
-        out: dict[str, Any] = {}
-        for f in dataclasses.fields(self):
-            v = getattr(self, f.name)
-            out[f.name] = list(v) if isinstance(v, tuple) else v
-        return out
-
-    def to_yaml(self, path: str | PathLike[str] | None = None) -> str:
-        """The settings as YAML text; also written to ``path`` when given."""
-        import yaml
-
-        text = yaml.safe_dump(self.to_dict(), sort_keys=False)
-        if path is not None:
-            Path(path).write_text(text)
-        return text
-
-    def replace(self, **changes: Any) -> FeatureSettings:
-        """A copy with some fields changed (validated; unknown names raise :class:`ConfigError`)."""
-        valid = self.field_names()
-        for key in changes:
-            if key not in valid:
-                raise ConfigError(
-                    f"unknown feature setting {key!r}",
-                    fix=f"did you mean {_closest(key, valid)!r}?",
-                )
-        return dataclasses.replace(self, **changes)
+    @classmethod
+    def coerce(cls, settings: Any) -> FeatureSettings:
+        """Settings from a :class:`FeatureSettings`, a preset name, a YAML path, a mapping or
+        None (defaults): the one way every engine and family receives its settings."""
+        if settings is None:
+            return cls()
+        if isinstance(settings, cls):
+            return settings
+        if isinstance(settings, Mapping):
+            return cls.from_dict(settings)
+        if isinstance(settings, str | PathLike):
+            path = Path(settings)
+            if path.suffix.lower() in {".yaml", ".yml"} or path.is_file():
+                return cls.from_yaml(path)
+            return cls.preset(str(settings))
+        raise ConfigError(
+            f"feature settings must be FeatureSettings, a preset name, a YAML path or a "
+            f"mapping, got {type(settings).__name__}",
+            fix=f"use FeatureSettings(...) or one of the presets {', '.join(PRESETS)}",
+        )
 
     # ------------------------------------------------------------------ derived
     @property
@@ -370,20 +231,6 @@ class FeatureSettings:
         """The enabled texture families."""
         return tuple(f for f in self.families if f in ALL_FAMILIES[5:])
 
-
-def _positive(x: Any) -> bool:
-    try:
-        return (not isinstance(x, bool)) and math.isfinite(float(x)) and float(x) > 0
-    except (TypeError, ValueError):
-        return False
-
-
-_EXAMPLES = {
-    "new_spacing": "[1.0, 1.0, 1.0]",
-    "reseg_range": "[-1000, 400]",
-    "texture_dims": "['3D']",
-    "texture_aggregations": "['avg', 'comb']",
-}
 
 _IBSI_COMMON: dict[str, Any] = dict(
     round_intensities=True,

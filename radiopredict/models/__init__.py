@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from radiopredict.models.adaptive import AdaptiveResponse, AdaptiveSurvival
 from radiopredict.models.pipelines import (
     SurvivalPipeline,
+    adaptive_candidates,
     candidate_pipelines,
     default_param_grid,
     default_pipeline,
@@ -15,21 +17,25 @@ from radiopredict.models.response import (
     SoftVoteResponse,
     XGBResponse,
 )
-from radiopredict.models.survival import CoxPH, XGBSurvival
+from radiopredict.models.survival import CoxPH, NullSurvival, XGBSurvival
 
 __all__ = [
     "CoxPH",
     "XGBSurvival",
+    "NullSurvival",
     "DeepSurv",
     "ElasticNetLogistic",
     "XGBResponse",
     "RandomForestResponse",
     "SoftVoteResponse",
+    "AdaptiveResponse",
+    "AdaptiveSurvival",
     "SurvivalPipeline",
     "predict_survival_function",
     "default_pipeline",
     "default_param_grid",
     "candidate_pipelines",
+    "adaptive_candidates",
 ]
 
 

@@ -85,7 +85,10 @@ class DeepSurv(SurvivalMixin, BaseEstimator):
         X = validate_data(self, X, dtype=np.float64)
         event, time = check_survival_target(y)
         if len(time) != X.shape[0]:
-            raise ConfigError(f"X has {X.shape[0]} rows but y has {len(time)}")
+            raise ConfigError(
+                f"X has {X.shape[0]} rows but y has {len(time)}",
+                fix="pass one target row per row of X",
+            )
         if not 0 <= self.dropout < 1 or self.epochs < 1:
             raise ConfigError(
                 f"dropout={self.dropout}, epochs={self.epochs} out of range",

@@ -1,7 +1,10 @@
-"""Default pipelines, chosen by the benchmarks in ``benchmarks/`` (see docs/models.md).
+"""Default pipelines (see docs/models.md and the benchmarks in ``benchmarks/``).
 
+The default of each task adapts to the data: it chooses among :func:`adaptive_candidates` by an
+inner cross-validation of the data it is fitted on (:mod:`radiopredict.models.adaptive`).
 Every pipeline starts from a DataFrame of features and refits everything (filters, scaler,
-model) inside each training fold when used with :mod:`radiopredict.evaluate`.
+model, and the default's choice) inside each training fold when used with
+:mod:`radiopredict.evaluate`.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from sklearn.base import clone
+from sklearn.dummy import DummyClassifier
 from sklearn.ensemble import VotingClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
@@ -22,6 +26,7 @@ __all__ = [
     "default_pipeline",
     "default_param_grid",
     "candidate_pipelines",
+    "adaptive_candidates",
 ]
 
 
@@ -46,11 +51,6 @@ def predict_survival_function(model, X, times):
         f"{type(model).__name__} has no predict_survival_function",
         fix="use a survival estimator from radiopredict.models",
     )
-
-
-# Chosen by benchmarks/bench_response_radmlbench.py and benchmarks/bench_survival.py; see
-# benchmarks/README.md ("Models") for the numbers behind the choice.
-_DEFAULT = {"response": "enet", "survival": "coxnet"}
 
 
 def _filters(correlation: float | None) -> list[tuple[str, Any]]:
@@ -163,11 +163,19 @@ def default_param_grid(
 
     A dict, or for ``"xgb_or_enet"`` a list of dicts: the inner loop then chooses between
     model families, each with its own settings (scikit-learn's ``GridSearchCV`` convention),
-    using the training fold only.
+    using the training fold only. ``name`` is required: :func:`default_pipeline` chooses its
+    settings inside ``fit`` and needs no grid (cross-validate it with
+    :func:`radiopredict.evaluate.cross_validate`).
     """
     from radiopredict.models.response import ElasticNetLogistic
 
-    name = name or _DEFAULT.get(task)
+    if name is None:
+        raise ConfigError(
+            f"default_param_grid({task!r}) needs a candidate name: the default pipeline chooses "
+            "its candidate and settings by inner cross-validation inside fit",
+            fix="cross_validate(default_pipeline(task), X, y) (no grid), or name a candidate of "
+            "candidate_pipelines(task), e.g. default_param_grid('response', 'enet')",
+        )
     grids = {
         ("response", "xgb_or_enet"): [
             {"select__k": ["all"], "model": [_response_xgb(random_state)]},
@@ -193,14 +201,100 @@ def default_param_grid(
     return grids[(task, name)]
 
 
-def default_pipeline(task: str = "survival", *, random_state: int = 0) -> Pipeline:
-    """The default pipeline for ``task`` (``"survival"`` or ``"response"``).
+def adaptive_candidates(task: str, *, random_state: int = 0) -> dict[str, Pipeline]:
+    """The pipelines the default of ``task`` chooses among, by name.
 
-    The choice is not a matter of taste: it is the candidate of :func:`candidate_pipelines`
-    that did best in the benchmarks (radMLBench nested-CV AUC for ``"response"``; repeated
-    5-fold C-index on public clinical survival sets for ``"survival"``). Tune it with
-    :func:`radiopredict.evaluate.nested_cv` and :func:`default_param_grid`.
+    They span the regimes met in radiomics and clinical tables: many correlated features and
+    few patients (strong penalties, correlation clusters), many patients and few features
+    (weak penalties, every feature kept), and non-linear signal (tree ensembles). Every one
+    starts with standardisation and the constant-column filter.
+
+    Response: ``"l2_C0.01"``, ``"l2_C0.1"``, ``"l2_C1"`` (ridge logistic regression on every
+    feature, inverse penalty ``C``), ``"enet_clustered"`` (Spearman correlation clusters at
+    0.9, elastic-net logistic ``C=0.1``, ``l1_ratio=0.5``: the default before the adaptive
+    one), ``"rf"`` (random forest, 200 trees, ``max_features="sqrt"``), ``"xgb"`` (xgboost,
+    100 trees of depth 2, 64 histogram bins), ``"base_rate"`` (the training fold's share of
+    responders for everyone: AUC 0.5).
+
+    Survival: ``"coxnet_clustered"`` (correlation clusters at 0.9, ``CoxPH(alpha=0.1,
+    l1_ratio=0.5)``: the default before), ``"cox_l2"`` (``CoxPH(alpha=0.01)``, ridge, every
+    feature), ``"xgb_cox"``, ``"xgb_aft"`` (xgboost, 200 trees of depth 2), ``"xgb_cox_forest"``
+    (xgboost's random-forest mode on the Cox loss: 300 trees of depth 6 grown in one round on
+    63 % subsamples, a third of the columns at each split), ``"null"`` (the same risk for
+    everyone, the cohort's Nelson-Aalen survival: C = 0.5).
+
+    The last candidate of each task predicts without the features. Ties go to the earlier
+    candidate, so it is chosen only when every model scores below chance on the inner folds
+    (no usable signal): the default then says so (``chosen_``) instead of fitting noise.
     """
-    if task not in _DEFAULT:
-        raise ConfigError(f"unknown task {task!r}", fix="use task='survival' or task='response'")
-    return candidate_pipelines(task, random_state=random_state)[_DEFAULT[task]]
+    from radiopredict.models.response import ElasticNetLogistic
+    from radiopredict.models.survival import CoxPH, NullSurvival, XGBSurvival
+
+    rs = random_state
+    if task == "response":
+        out: dict[str, Pipeline] = {
+            f"l2_C{c:g}": Pipeline(
+                [
+                    *_filters(None),
+                    ("model", ElasticNetLogistic(C=c, l1_ratio=0.0, random_state=rs)),
+                ]
+            )
+            for c in (0.01, 0.1, 1.0)
+        }
+        cands = candidate_pipelines("response", random_state=rs)
+        out["enet_clustered"] = cands["enet"]
+        out["rf"] = Pipeline(
+            [*_filters(None), ("model", clone(_response_rf(rs)).set_params(n_estimators=200))]
+        )
+        out["xgb"] = Pipeline(
+            [*_filters(None), ("model", clone(_response_xgb(rs)).set_params(max_bin=64))]
+        )
+        out["base_rate"] = Pipeline([("model", DummyClassifier(strategy="prior"))])
+        return out
+    if task == "survival":
+        cands = candidate_pipelines("survival", random_state=rs)
+        forest = XGBSurvival(
+            objective="cox",
+            n_estimators=1,
+            learning_rate=1.0,
+            num_parallel_tree=300,
+            max_depth=6,
+            subsample=0.63,
+            colsample_bytree=1.0,
+            colsample_bynode=0.33,
+            min_child_weight=0.0,
+            random_state=rs,
+        )
+        return {
+            "coxnet_clustered": cands["coxnet"],
+            "cox_l2": SurvivalPipeline(
+                [*_filters(None), ("model", CoxPH(alpha=0.01, l1_ratio=0.0))]
+            ),
+            "xgb_cox": cands["xgb_cox"],
+            "xgb_aft": cands["xgb_aft"],
+            "xgb_cox_forest": SurvivalPipeline([*_filters(None), ("model", forest)]),
+            "null": SurvivalPipeline([("model", NullSurvival())]),
+        }
+    raise ConfigError(f"unknown task {task!r}", fix="use task='survival' or task='response'")
+
+
+def default_pipeline(task: str = "survival", *, random_state: int = 0) -> Pipeline:
+    """The default pipeline for ``task`` (``"survival"`` or ``"response"``): one that adapts.
+
+    A pipeline with a single step ``"model"``: :class:`~radiopredict.models.AdaptiveSurvival`
+    or :class:`~radiopredict.models.AdaptiveResponse`. Its ``fit`` runs a stratified 5-fold
+    cross-validation **of the data it is given** over the pipelines of
+    :func:`adaptive_candidates`, keeps the one with the best mean inner score (Harrell's C, or
+    the ROC AUC) and refits it on all of that data. Inside
+    :func:`radiopredict.evaluate.cross_validate` the choice is therefore made on each outer
+    training fold only; the fitted step tells which candidate it chose (``chosen_``) and why
+    (``inner_scores_``), and the CV result tabulates both per outer fold
+    (``CVResult.inner_choice``).
+    """
+    from radiopredict.models.adaptive import AdaptiveResponse, AdaptiveSurvival
+
+    if task == "response":
+        return Pipeline([("model", AdaptiveResponse(random_state=random_state))])
+    if task == "survival":
+        return SurvivalPipeline([("model", AdaptiveSurvival(random_state=random_state))])
+    raise ConfigError(f"unknown task {task!r}", fix="use task='survival' or task='response'")

@@ -19,7 +19,7 @@ from radiopredict.errors import ConfigError
 from radiopredict.models._baseline import BreslowBaseline
 from radiopredict.targets import check_survival_target
 
-__all__ = ["CoxPH", "XGBSurvival", "SurvivalMixin"]
+__all__ = ["CoxPH", "XGBSurvival", "NullSurvival", "SurvivalMixin"]
 
 
 class SurvivalMixin:
@@ -113,7 +113,10 @@ class CoxPH(SurvivalMixin, BaseEstimator):
         X = validate_data(self, X, dtype=np.float64)
         event, time = check_survival_target(y)
         if len(time) != X.shape[0]:
-            raise ConfigError(f"X has {X.shape[0]} rows but y has {len(time)}")
+            raise ConfigError(
+                f"X has {X.shape[0]} rows but y has {len(time)}",
+                fix="pass one target row per row of X",
+            )
         if sample_weight is not None:
             sample_weight = np.asarray(sample_weight, dtype=float)
             if (
@@ -183,6 +186,11 @@ class XGBSurvival(SurvivalMixin, BaseEstimator):
     n_estimators, learning_rate, max_depth, min_child_weight, subsample, colsample_bytree,
     reg_lambda, reg_alpha
         xgboost tree parameters.
+    num_parallel_tree, colsample_bynode
+        Trees grown per boosting round and the share of columns drawn at each split: with
+        ``n_estimators=1``, ``learning_rate=1``, ``subsample < 1`` and ``num_parallel_tree``
+        in the hundreds the model is a random forest on the loss gradient (xgboost's random
+        forest mode).
     aft_distribution, aft_sigma
         Error distribution (``"normal"``, ``"logistic"``, ``"extreme"``) and scale.
     aft_survival
@@ -209,6 +217,8 @@ class XGBSurvival(SurvivalMixin, BaseEstimator):
         colsample_bytree: float = 0.8,
         reg_lambda: float = 1.0,
         reg_alpha: float = 0.0,
+        num_parallel_tree: int = 1,
+        colsample_bynode: float = 1.0,
         aft_distribution: str = "normal",
         aft_sigma: float = 1.0,
         aft_survival: str = "parametric",
@@ -224,6 +234,8 @@ class XGBSurvival(SurvivalMixin, BaseEstimator):
         self.colsample_bytree = colsample_bytree
         self.reg_lambda = reg_lambda
         self.reg_alpha = reg_alpha
+        self.num_parallel_tree = num_parallel_tree
+        self.colsample_bynode = colsample_bynode
         self.aft_distribution = aft_distribution
         self.aft_sigma = aft_sigma
         self.aft_survival = aft_survival
@@ -241,6 +253,8 @@ class XGBSurvival(SurvivalMixin, BaseEstimator):
             "colsample_bytree": self.colsample_bytree,
             "lambda": self.reg_lambda,
             "alpha": self.reg_alpha,
+            "num_parallel_tree": self.num_parallel_tree,
+            "colsample_bynode": self.colsample_bynode,
             "seed": 0 if self.random_state is None else int(self.random_state),
             "nthread": self.n_jobs,
             "verbosity": 0,
@@ -266,28 +280,44 @@ class XGBSurvival(SurvivalMixin, BaseEstimator):
             )
         return params
 
-    def fit(self, X, y) -> XGBSurvival:
+    def fit(self, X, y, sample_weight=None) -> XGBSurvival:
+        """Fit the trees; ``sample_weight`` (optional, one positive weight per patient, e.g.
+        inverse-propensity weights) weights the loss and the Breslow baseline."""
         import xgboost as xgb
 
         X = validate_data(self, X, dtype=np.float64, ensure_all_finite="allow-nan")
         event, time = check_survival_target(y)
         if len(time) != X.shape[0]:
-            raise ConfigError(f"X has {X.shape[0]} rows but y has {len(time)}")
+            raise ConfigError(
+                f"X has {X.shape[0]} rows but y has {len(time)}",
+                fix="pass one target row per row of X",
+            )
+        if sample_weight is not None:
+            sample_weight = np.asarray(sample_weight, dtype=float)
+            if (
+                sample_weight.shape != time.shape
+                or not np.all(np.isfinite(sample_weight))
+                or (sample_weight <= 0).any()
+            ):
+                raise ConfigError(
+                    "sample_weight must hold one finite, positive weight per patient",
+                    fix="check the propensity weights",
+                )
         params = self._params()
         if self.objective == "cox":
             # xgboost's Cox label: time, negative when censored; a zero time cannot carry a sign
             t = np.maximum(time, 1e-9)
-            dtrain = xgb.DMatrix(X, label=np.where(event, t, -t))
+            dtrain = xgb.DMatrix(X, label=np.where(event, t, -t), weight=sample_weight)
         else:
             t = np.maximum(time, 1e-9)
-            dtrain = xgb.DMatrix(X)
+            dtrain = xgb.DMatrix(X, weight=sample_weight)
             dtrain.set_float_info("label_lower_bound", t)
             dtrain.set_float_info("label_upper_bound", np.where(event, t, np.inf))
         self.booster_ = xgb.train(params, dtrain, num_boost_round=self.n_estimators)
         if self.objective == "cox" or self.aft_survival == "breslow":
             margin = self.booster_.predict(xgb.DMatrix(X), output_margin=True).astype(float)
             eta = margin if self.objective == "cox" else -margin / self.aft_sigma
-            self.baseline_ = BreslowBaseline().fit(eta, event, time)
+            self.baseline_ = BreslowBaseline().fit(eta, event, time, sample_weight)
         else:
             self.baseline_ = None
         return self
@@ -322,3 +352,33 @@ class XGBSurvival(SurvivalMixin, BaseEstimator):
         if self.aft_distribution == "logistic":
             return stats.logistic.sf(z)
         return np.exp(-np.exp(z))  # extreme (Gumbel minimum) for log T
+
+
+class NullSurvival(SurvivalMixin, BaseEstimator):
+    r"""The no-information model: the same risk (0) for every patient, the cohort's survival.
+
+    ``predict`` is 0 for everyone (Harrell's C = 0.5: every comparable pair is tied);
+    ``predict_survival_function`` is the Breslow estimate with all log-hazards 0, i.e. the
+    Nelson-Aalen survival :math:`\exp(-\hat H(t))` of the training data. The adaptive default
+    falls back to it when no candidate beats chance on the inner folds.
+
+    Attributes
+    ----------
+    baseline_ : BreslowBaseline
+    """
+
+    def fit(self, X, y, sample_weight=None) -> NullSurvival:
+        """Estimate the cohort's cumulative hazard (``sample_weight`` optional)."""
+        X = validate_data(self, X, dtype=np.float64, ensure_all_finite="allow-nan")
+        event, time = check_survival_target(y)
+        if len(time) != X.shape[0]:
+            raise ConfigError(f"X has {X.shape[0]} rows but y has {len(time)}")
+        w = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
+        self.baseline_ = BreslowBaseline().fit(np.zeros(len(time)), event, time, w)
+        return self
+
+    def predict(self, X) -> np.ndarray:
+        """0 for every patient."""
+        check_is_fitted(self, "baseline_")
+        X = validate_data(self, X, dtype=np.float64, ensure_all_finite="allow-nan", reset=False)
+        return np.zeros(X.shape[0])

@@ -9,13 +9,15 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import SimpleITK as sitk
 
+from radiopredict._provenance import sha256_file
+from radiopredict._settings import Settings, option
 from radiopredict.cohort import Case, Cohort
 from radiopredict.errors import (
     ConfigError,
@@ -130,18 +132,12 @@ def write_mask_file(
 
 
 def file_hash(path: Path, h: Any | None = None) -> Any:
-    """Update (or create) a SHA-256 with a file's bytes, or every file of a folder (sorted)."""
-    h = h or hashlib.sha256()
-    files = sorted(p for p in Path(path).rglob("*") if p.is_file()) if path.is_dir() else [path]
-    for f in files:
-        with open(f, "rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                h.update(chunk)
-    return h
+    """Update (or create) a SHA-256 with a file's or a folder's bytes (:func:`sha256_file`)."""
+    return sha256_file(path, h if h is not None else hashlib.sha256())
 
 
 @dataclass(frozen=True)
-class Preprocessing:
+class Preprocessing(Settings):
     """Image preparation shared by training and inference (saved with the model).
 
     Parameters
@@ -156,45 +152,23 @@ class Preprocessing:
         Intensity window for ``intensity="window"`` (e.g. ``(-200, 300)`` HU for soft tissue).
     """
 
-    spacing: tuple[float, float, float] | None = None
-    intensity: str = "zscore"
+    spacing: tuple[float, float, float] | None = option(
+        None, gt=0, fix="give three positive numbers (mm), x y z"
+    )
+    intensity: str = option(
+        "zscore",
+        choices=("zscore", "window"),
+        fix="use intensity='zscore' or intensity='window' with window=(lo, hi)",
+    )
     window: tuple[float, float] | None = None
 
-    def __post_init__(self) -> None:
-        if self.intensity not in ("zscore", "window"):
+    def validate(self) -> None:
+        """``intensity="window"`` needs a window."""
+        if self.intensity == "window" and (self.window is None or self.window[1] <= self.window[0]):
             raise ConfigError(
-                f"intensity must be 'zscore' or 'window', got {self.intensity!r}",
-                fix="use intensity='zscore' or intensity='window' with window=(lo, hi)",
+                f"intensity='window' needs window=(lo, hi) with lo < hi, got {self.window!r}",
+                fix="pass e.g. window=(-200, 300)",
             )
-        if self.intensity == "window":
-            if self.window is None or len(self.window) != 2 or self.window[1] <= self.window[0]:
-                raise ConfigError(
-                    f"intensity='window' needs window=(lo, hi) with lo < hi, got {self.window!r}",
-                    fix="pass e.g. window=(-200, 300)",
-                )
-        if self.spacing is not None and (
-            len(self.spacing) != 3 or any(float(s) <= 0 for s in self.spacing)
-        ):
-            raise ConfigError(
-                f"spacing must be three positive numbers (mm), got {self.spacing!r}", fix=""
-            )
-
-    def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["spacing"] = None if self.spacing is None else [float(s) for s in self.spacing]
-        d["window"] = None if self.window is None else [float(w) for w in self.window]
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Preprocessing:
-        unknown = sorted(set(d) - {"spacing", "intensity", "window"})
-        if unknown:
-            raise ConfigError(f"unknown preprocessing setting(s) {unknown}", fix="")
-        return cls(
-            spacing=None if d.get("spacing") is None else tuple(d["spacing"]),
-            intensity=d.get("intensity", "zscore"),
-            window=None if d.get("window") is None else tuple(d["window"]),
-        )
 
     def resample(self, image: sitk.Image, *, is_mask: bool = False) -> sitk.Image:
         """Resample to :attr:`spacing` (no-op when None)."""

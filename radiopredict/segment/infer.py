@@ -98,7 +98,10 @@ def predict_masks(
         ``failures`` of the returned cohort (or list).
     """
     if on_error not in ("record", "raise"):
-        raise ConfigError(f"on_error must be 'record' or 'raise', got {on_error!r}", fix="")
+        raise ConfigError(
+            f"on_error must be 'record' or 'raise', got {on_error!r}",
+            fix="use on_error='record' or on_error='raise'",
+        )
     if not isinstance(model, SegmentationModel):
         model = SegmentationModel.load(model)
     # absolute: the returned cohort resolves relative paths against its own root, not the cwd

@@ -43,7 +43,9 @@ def largest_component(mask: sitk.Image) -> sitk.Image:
 def remove_small_components(mask: sitk.Image, min_size_mm3: float) -> sitk.Image:
     """Binary mask without components smaller than ``min_size_mm3`` (physical volume)."""
     if min_size_mm3 < 0:
-        raise ConfigError(f"min_size_mm3 must be >= 0, got {min_size_mm3}", fix="")
+        raise ConfigError(
+            f"min_size_mm3 must be >= 0, got {min_size_mm3}", fix="use 0 to keep every component"
+        )
     min_voxels = int(np.ceil(min_size_mm3 / voxel_volume_mm3(mask)))
     cc = sitk.RelabelComponent(
         sitk.ConnectedComponent(_binary(mask), True), minimumObjectSize=max(min_voxels, 0)

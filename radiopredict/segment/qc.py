@@ -15,13 +15,14 @@ Measures per case:
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import SimpleITK as sitk
 
+from radiopredict._settings import Settings, option
 from radiopredict.cohort import Case, Cohort
 from radiopredict.errors import ConfigError, RadiopredictError
 from radiopredict.segment._data import as_cases, read_case_image, read_case_mask
@@ -31,7 +32,7 @@ __all__ = ["QCThresholds", "mask_qc", "qc_table", "surface_distances"]
 
 
 @dataclass(frozen=True)
-class QCThresholds:
+class QCThresholds(Settings):
     """Thresholds that raise QC flags (None disables a flag).
 
     Parameters
@@ -48,15 +49,12 @@ class QCThresholds:
         Flag ``high_hd95`` when the 95th-percentile Hausdorff distance exceeds this.
     """
 
-    min_volume_mm3: float | None = 100.0
-    max_volume_mm3: float | None = None
-    max_components: int | None = 1
+    min_volume_mm3: float | None = option(100.0, ge=0)
+    max_volume_mm3: float | None = option(None, ge=0)
+    max_components: int | None = option(1, ge=1)
     flag_border: bool = True
-    min_dice: float | None = 0.7
-    max_hausdorff_mm: float | None = 20.0
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+    min_dice: float | None = option(0.7, ge=0, le=1)
+    max_hausdorff_mm: float | None = option(20.0, ge=0)
 
 
 def surface_distances(a: sitk.Image, b: sitk.Image) -> np.ndarray:
@@ -196,7 +194,10 @@ def qc_table(
         One row per case, indexed by ``(patient_id, modality, timepoint, label)``.
     """
     if on_error not in ("record", "raise"):
-        raise ConfigError(f"on_error must be 'record' or 'raise', got {on_error!r}", fix="")
+        raise ConfigError(
+            f"on_error must be 'record' or 'raise', got {on_error!r}",
+            fix="use on_error='record' or on_error='raise'",
+        )
     lookup = _reference_lookup(reference)
     rows, keys = [], []
     for case in as_cases(cases):

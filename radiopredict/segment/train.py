@@ -5,11 +5,12 @@ from __future__ import annotations
 import copy
 import time
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from radiopredict._settings import Settings, option
 from radiopredict._torch import progress, require_monai, resolve_device, seeded, torch_threads
 from radiopredict.cohort import Case, Cohort
 from radiopredict.errors import ConfigError
@@ -21,7 +22,7 @@ __all__ = ["TrainSettings", "train_unet", "PatchSampler"]
 
 
 @dataclass(frozen=True)
-class TrainSettings:
+class TrainSettings(Settings):
     """Training settings (saved in the model's history).
 
     Parameters
@@ -60,41 +61,23 @@ class TrainSettings:
         Sliding-window overlap for validation.
     """
 
-    patch_size: tuple[int, ...] = (64, 64, 64)
-    batch_size: int = 2
-    max_epochs: int = 50
-    steps_per_epoch: int = 25
-    learning_rate: float = 1e-3
-    weight_decay: float = 1e-5
-    pos_fraction: float = 0.67
+    patch_size: tuple[int, ...] = option((64, 64, 64), ge=1)
+    batch_size: int = option(2, ge=1)
+    max_epochs: int = option(50, ge=1)
+    steps_per_epoch: int = option(25, ge=1)
+    learning_rate: float = option(1e-3, gt=0)
+    weight_decay: float = option(1e-5, ge=0)
+    pos_fraction: float = option(0.67, ge=0, le=1)
     augment: bool = True
-    val_fraction: float = 0.2
-    val_every: int = 1
-    patience: int = 10
-    time_budget_s: float | None = None
-    cpu_budget_s: float | None = None
+    val_fraction: float = option(0.2, ge=0, lt=1)
+    val_every: int = option(1, ge=1)
+    patience: int = option(10, ge=1)
+    time_budget_s: float | None = option(None, gt=0)
+    cpu_budget_s: float | None = option(None, gt=0)
     seed: int = 0
     device: str = "auto"
-    num_threads: int | None = None
-    sw_overlap: float = 0.25
-
-    def __post_init__(self) -> None:
-        positive = ("batch_size", "max_epochs", "steps_per_epoch", "val_every", "patience")
-        for name in positive:
-            v = getattr(self, name)
-            if not isinstance(v, int) or v < 1:
-                raise ConfigError(f"{name} must be an integer >= 1, got {v!r}", fix="")
-        if not 0.0 <= self.val_fraction < 1.0:
-            raise ConfigError(f"val_fraction must be in [0, 1), got {self.val_fraction}", fix="")
-        if not 0.0 <= self.pos_fraction <= 1.0:
-            raise ConfigError(f"pos_fraction must be in [0, 1], got {self.pos_fraction}", fix="")
-        if self.learning_rate <= 0:
-            raise ConfigError("learning_rate must be > 0", fix="")
-
-    def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["patch_size"] = list(self.patch_size)
-        return d
+    num_threads: int | None = option(None, ge=1)
+    sw_overlap: float = option(0.25, ge=0, lt=1)
 
 
 @dataclass

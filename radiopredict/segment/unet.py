@@ -17,11 +17,11 @@ its size; :class:`UNetConfig` checks this for the training patch.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
+from radiopredict._settings import Settings, option
 from radiopredict._torch import require_torch
-from radiopredict.errors import ConfigError
 
 torch = require_torch("the U-Net")
 nn = torch.nn
@@ -32,7 +32,7 @@ _NORMS = ("batch", "instance", "none")
 
 
 @dataclass(frozen=True)
-class UNetConfig:
+class UNetConfig(Settings):
     """Architecture of a :class:`UNet`.
 
     Parameters
@@ -51,53 +51,21 @@ class UNetConfig:
         ``"batch"``, ``"instance"`` or ``"none"`` (the original U-Net has none).
     """
 
-    spatial_dims: int = 3
-    in_channels: int = 1
-    out_channels: int = 2
-    base_filters: int = 16
-    depth: int = 3
-    norm: str = "instance"
-
-    def __post_init__(self) -> None:
-        if self.spatial_dims not in (2, 3):
-            raise ConfigError(
-                f"spatial_dims must be 2 or 3, got {self.spatial_dims!r}",
-                fix="use 2 for a slice-wise U-Net or 3 for a volumetric one",
-            )
-        for name in ("in_channels", "out_channels", "base_filters", "depth"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ConfigError(
-                    f"{name} must be a positive integer, got {value!r}",
-                    fix=f"pass an integer >= 1 for {name}",
-                )
-        if self.out_channels < 2:
-            raise ConfigError(
-                "out_channels must be >= 2 (background + at least one class)",
-                fix="use out_channels=2 for a binary tumour segmentation",
-            )
-        if self.norm not in _NORMS:
-            raise ConfigError(f"norm must be one of {_NORMS}, got {self.norm!r}", fix="")
+    spatial_dims: int = option(
+        3, choices=(2, 3), fix="use 2 for a slice-wise U-Net or 3 for a volumetric one"
+    )
+    in_channels: int = option(1, ge=1)
+    out_channels: int = option(
+        2, ge=2, fix="use out_channels=2 (background + tumour) for a binary segmentation"
+    )
+    base_filters: int = option(16, ge=1)
+    depth: int = option(3, ge=1)
+    norm: str = option("instance", choices=_NORMS)
 
     @property
     def divisor(self) -> int:
         """Patch sides must be multiples of this (:math:`2^D`)."""
         return 2**self.depth
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain dict (JSON-serialisable)."""
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> UNetConfig:
-        """Build from :meth:`to_dict` output; unknown keys are an error."""
-        names = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - names)
-        if unknown:
-            raise ConfigError(
-                f"unknown U-Net setting(s) {unknown}", fix=f"valid settings: {sorted(names)}"
-            )
-        return cls(**data)
 
 
 def _conv_block(cfg: UNetConfig, cin: int, cout: int):

@@ -160,7 +160,9 @@ class StudyModel:
             )
             encoder = crop = embeddings = None
             if study.embeddings.enabled:
-                encoder, crop = stages.train_encoder(cohort, study.embeddings, seed=study.seed)
+                encoder, crop = stages.train_encoder(
+                    cohort, study.embeddings, seed=study.seed, segmentation_model=seg_model
+                )
                 embeddings = stages.embed(cohort, encoder, crop)
             with_batch = _has_batches(cohort)
             X, _ = stages.design(result.features, embeddings, cohort, with_batch=with_batch)
@@ -639,7 +641,8 @@ class StudyModel:
             weights["unet"] = self.segmentation_model_.net.state_dict()
             meta["segmentation"] = self.segmentation_model_.to_config()
         if self.encoder_ is not None:
-            weights["encoder"] = self.encoder_.module.state_dict()
+            if self.encoder_.kind != "unet_bottleneck":  # the U-Net's weights are saved above
+                weights["encoder"] = self.encoder_.module.state_dict()
             meta["encoder"] = self.encoder_.config()
             meta["crop"] = self.crop_.to_dict()
         reference = {
@@ -702,9 +705,14 @@ class StudyModel:
             from radiopredict._torch import load_weights_into
             from radiopredict.embed import CropSettings, ResNetConfig, ResNetEncoder
 
-            enc = ResNetEncoder(ResNetConfig.from_dict(meta["encoder"]["resnet"]))
-            load_weights_into(enc.module, bundle.weights["encoder"], source=str(path))
-            enc.trained_by = meta["encoder"].get("trained_by")
+            if meta["encoder"].get("kind") == "unet_bottleneck":
+                from radiopredict.embed import UNetEncoder
+
+                enc = UNetEncoder(seg)
+            else:
+                enc = ResNetEncoder(ResNetConfig.from_dict(meta["encoder"]["resnet"]))
+                load_weights_into(enc.module, bundle.weights["encoder"], source=str(path))
+                enc.trained_by = meta["encoder"].get("trained_by")
             crop = CropSettings(**_plain(meta["crop"]))
         ref = bundle.extra["reference"]
         X = _columns_from_plain(ref["columns"], ref["index"])
@@ -779,21 +787,9 @@ def _target(cohort, task: str, ids: list[str]) -> np.ndarray:
 
 
 def _fit_benefit(study, pipeline, X, y, cohort, horizon):
-    from sklearn.base import clone
-
-    from radiopredict.treatment import TreatmentBenefit
-
     trt = cohort.treatment().loc[list(X.index)]
     Xt = X.assign(treatment=trt.to_numpy())
-    tb = TreatmentBenefit(
-        clone(pipeline),
-        learner=study.treatment.learner,
-        horizon=horizon,
-        propensity=None if study.treatment.propensity == "none" else study.treatment.propensity,
-        n_bootstrap=study.treatment.n_bootstrap,
-        random_state=study.seed,
-    )
-    return tb.fit(Xt, y)
+    return stages.benefit_estimator(study, pipeline, horizon).fit(Xt, y)
 
 
 def _adapt_pipeline(pipeline, X: pd.DataFrame, min_samples: int):

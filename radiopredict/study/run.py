@@ -129,55 +129,6 @@ def _oof_survival(
     return out
 
 
-def _tripod_checklist(
-    study: Study, n: int, n_events: int, n_features: int, has_truth: bool
-) -> pd.DataFrame:
-    items = [
-        (
-            "Source of data and participants",
-            f"{n} patients from {Path(study.manifest).name}"
-            + (" (synthetic)" if has_truth else ""),
-        ),
-        ("Outcome", f"{study.task}; horizon {study.horizon}"),
-        ("Predictors", f"{n_features} candidate columns (radiomics, embeddings, clinical)"),
-        ("Sample size", f"{n} patients, {n_events} events"),
-        (
-            "Missing data",
-            "imputed inside folds (ClinicalPreprocessor); failed cases listed in failures.csv",
-        ),
-        (
-            "Feature standardisation",
-            "IBSI-1 engine, settings saved in study.yaml and feature provenance",
-        ),
-        (
-            "Harmonisation and selection",
-            "fitted inside each training fold only (whole pipeline refitted per fold)",
-        ),
-        ("Model development", "penalised / boosted models, default pipeline chosen by benchmarks"),
-        (
-            "Internal validation",
-            f"repeated stratified {study.model.cv_splits}-fold CV x {study.model.cv_repeats}; bootstrap CIs",
-        ),
-        ("Performance measures", "discrimination (C-index, AUC), calibration, Brier / IBS"),
-        ("Explainability", "SHAP per feature, column group and patient"),
-        (
-            "Treatment effect heterogeneity",
-            "out-of-fold benefit validated: HR by group, interaction, c-for-benefit",
-        ),
-        (
-            "External validation",
-            f"locked model applied to {study.external}"
-            if study.external
-            else "not performed: report as a limitation",
-        ),
-        (
-            "Code and settings availability",
-            "radiopredict version, settings and library versions in provenance.json",
-        ),
-    ]
-    return pd.DataFrame(items, columns=["item", "what this study did"])
-
-
 # --------------------------------------------------------------------------- runner
 def run_study(study: Study, *, console=None, progress: bool = True) -> dict[str, Path]:
     """Run every stage of a study and write its outputs to ``study.output``.
@@ -208,18 +159,10 @@ def _run_study(study: Study, *, console=None, progress: bool = True) -> dict[str
     from radiopredict.bundle import library_versions
     from radiopredict.cohort import Cohort
     from radiopredict.evaluate import compare_models
-    from radiopredict.explain import explain, group_shares, readable_name
+    from radiopredict.explain import explain, group_shares
     from radiopredict.fuse import column_groups
-    from radiopredict.report import (
-        Report,
-        plot_arm_survival,
-        plot_benefit_validation,
-        plot_benefit_vs_truth,
-        plot_group_shares,
-        plot_km_by_risk_group,
-        plot_patient_explanation,
-        plot_shap_summary,
-    )
+    from radiopredict.report import Report
+    from radiopredict.report import study as rs
     from radiopredict.study.model import StudyModel
 
     console = console or Console()
@@ -247,10 +190,8 @@ def _run_study(study: Study, *, console=None, progress: bool = True) -> dict[str
         summary = summarise_cohort(cohort)
         log.save("cohort_summary", summary, "cohort_summary.csv")
         _print_table(console, summary, "cohort")
-        if study.features.label is not None:
-            label = None if str(study.features.label) == "all" else study.features.label
-            cohort = Cohort.from_dataframe(cohort.table.assign(label=label), root=cohort.root)
-    report.section("Cohort").table(summary)
+        cohort = stages.select_label(cohort, study.features.label)
+    rs.cohort_section(report, summary)
 
     qc = None
     seg_model = None
@@ -279,15 +220,7 @@ def _run_study(study: Study, *, console=None, progress: bool = True) -> dict[str
             console.print(
                 f"U-Net Dice vs reference masks: median {held.median():.3f} on {len(held)} held-out cases"
             )
-        report.section("Segmentation and mask QC").text(
-            f"A U-Net was trained on {int(qc['used_for_training'].sum())} patients' reference masks and "
-            f"segmented every image; features below come from the predicted masks. Median Dice to the "
-            f"reference on the {len(held)} patients not used for training: {held.median():.3f} "
-            f"(min {held.min():.3f})."
-        ).table(
-            qc.reset_index().drop(columns=[c for c in ("error",) if c in qc.columns]).head(15),
-            caption="first 15 cases",
-        )
+        rs.segmentation_section(report, qc)
 
     with log.stage("features"):
         settings = stages.feature_settings(study.features.settings, manifest.parent)
@@ -312,7 +245,9 @@ def _run_study(study: Study, *, console=None, progress: bool = True) -> dict[str
     embeddings = encoder = crop = None
     if study.embeddings.enabled:
         with log.stage("embeddings"):
-            encoder, crop = stages.train_encoder(cohort, study.embeddings, seed=study.seed)
+            encoder, crop = stages.train_encoder(
+                cohort, study.embeddings, seed=study.seed, segmentation_model=seg_model
+            )
             embeddings = stages.embed(cohort, encoder, crop, cache_dir=out / "cache" / "embeddings")
             log.save("embeddings", embeddings.reset_index(), "embeddings.csv")
 
@@ -378,55 +313,34 @@ def _run_study(study: Study, *, console=None, progress: bool = True) -> dict[str
             ),
         }
         oof = full.predictions.groupby("row")["prediction"].mean().sort_index().to_numpy()
-    sec = report.section("Cross-validated performance")
-    sec.text(
-        f"Repeated stratified {study.model.cv_splits}-fold cross-validation x {study.model.cv_repeats}; "
-        "harmonisation, preprocessing, selection and model refitted in every training fold. "
-        f"Confidence intervals: bootstrap ({study.model.n_bootstrap} resamples of the test folds)."
-    ).table(table.reset_index() if not isinstance(table.index, pd.RangeIndex) else table)
-
-    s_oof = None
+    s_oof = cal = cal_error = None
     if study.task == "survival":
-        fig, p_lr = plot_km_by_risk_group(oof, y, title="out-of-fold risk tertiles")
-        sec.figure(fig, f"Kaplan-Meier by out-of-fold predicted risk (log-rank p = {p_lr:.2g})")
         with log.stage("calibration"):
             from radiopredict.metrics import survival_calibration
-            from radiopredict.report import plot_survival_calibration
 
             s_oof = _oof_survival(pipeline, X, y, horizon, study.seed, study.model.cv_splits)
             try:
                 cal = survival_calibration(y, s_oof, horizon, n_groups=4)
                 log.save("calibration", cal.table, "calibration.csv")
-                sec.figure(
-                    plot_survival_calibration(cal.table, horizon=horizon),
-                    f"calibration at t = {horizon:g} (ICI {cal.ici:.3f})",
-                )
             except Exception as exc:  # an undefined calibration is reported, not hidden
-                sec.text(f"Calibration at t = {horizon:g} could not be computed: {exc}", note=True)
+                cal_error = str(exc)
+    rs.performance_section(
+        report,
+        table,
+        study=study,
+        oof=oof,
+        y=y,
+        calibration=cal,
+        calibration_error=cal_error,
+        horizon=horizon,
+    )
 
     with log.stage("site and subgroup audit"):
         audit = _audit(study, cohort, pipeline, X, y, ids, oof, horizon, has_batch, s_oof)
         for name, table in audit.items():
             if isinstance(table, pd.DataFrame):
                 log.save(name, table, f"{name}.csv")
-    sec = report.section("Site and subgroup audit")
-    sec.text(
-        "Out-of-fold performance by site, sex, age band and stage (bootstrap CIs; a warning "
-        "below 10 events)."
-    )
-    if len(audit["subgroup_audit"]):
-        sec.table(audit["subgroup_audit"], caption="out-of-fold metrics by subgroup")
-    if "leave_one_site_out" in audit:
-        sec.text(
-            "Leave-one-site-out: the pipeline is fitted on the other sites and the held-out site "
-            "is harmonised from its own patients (the rule for a new hospital); compare with the "
-            "pooled cross-validation above."
-        ).table(audit["leave_one_site_out"], caption="leave-one-site-out validation")
-        sec.table(
-            audit["site_leakage"],
-            caption="site leakage: cross-validated AUC of predicting the site from the radiomic "
-            "features (0.5: the site cannot be told apart)",
-        )
+    rs.audit_section(report, audit)
 
     with log.stage("explain"):
         final = clone(pipeline).fit(X, y)
@@ -435,21 +349,7 @@ def _run_study(study: Study, *, console=None, progress: bool = True) -> dict[str
         importance = ex.global_importance()
         log.save("shap_importance", importance, "shap_importance.csv")
         log.save("shap_values", ex.values, "shap_values.csv")
-    sec = report.section("Explanations")
-    sec.text(
-        f"SHAP values ({ex.method}) on the {ex.output} scale of the final model fitted on all patients."
-    )
-    sec.figure(
-        plot_shap_summary(
-            ex.values.rename(columns=readable_name), ex.data.rename(columns=readable_name)
-        ),
-        "SHAP summary (colour: feature value, low blue, high red)",
-    )
-    sec.table(importance.head(15), caption="largest mean |SHAP|")
-    sec.figure(
-        plot_group_shares(pd.DataFrame([overall.to_dict()], index=["all patients"])),
-        "share of attribution by column group",
-    )
+    rs.explanation_section(report, ex, importance, overall)
 
     benefit_model = None
     if (
@@ -457,21 +357,12 @@ def _run_study(study: Study, *, console=None, progress: bool = True) -> dict[str
         and study.treatment.enabled
         and "treatment" in cohort.patients.columns
     ):
-        from radiopredict.treatment import TreatmentBenefit, cross_val_benefit, validate_benefit
+        from radiopredict.treatment import cross_val_benefit, validate_benefit
 
         with log.stage("treatment benefit"):
             trt = cohort.treatment().loc[ids]
             Xt = X.assign(treatment=trt.to_numpy())
-            tb = TreatmentBenefit(
-                pipeline,
-                learner=study.treatment.learner,
-                horizon=horizon,
-                propensity=None
-                if study.treatment.propensity == "none"
-                else study.treatment.propensity,
-                n_bootstrap=study.treatment.n_bootstrap,
-                random_state=study.seed,
-            )
+            tb = stages.benefit_estimator(study, pipeline, horizon)
             oof_b = cross_val_benefit(
                 clone(tb).set_params(n_bootstrap=0),
                 Xt,
@@ -490,29 +381,24 @@ def _run_study(study: Study, *, console=None, progress: bool = True) -> dict[str
             log.save("benefit_by_group", validation.by_group, "benefit_validation.csv")
             vsum = validation.summary()
             _print_table(console, vsum, "treatment-benefit validation (out of fold)")
-        sec = report.section("Treatment benefit")
-        sec.text(
-            f"{'T' if study.treatment.learner == 't' else 'S'}-learner over the model pipeline; benefit = "
-            f"difference in predicted survival at t = {horizon:g} ({treated_arm}). Validation uses out-of-fold "
-            "predictions."
-        )
-        sec.table(vsum).table(validation.by_group)
-        sec.figure(
-            plot_benefit_validation(validation),
-            "predicted vs observed benefit by group; KM by recommendation followed",
-        )
+        truth_pair = None
         if truth is not None and "benefit" in truth.columns:
             true_b = truth.loc[ids, "benefit"].to_numpy()
             r = float(np.corrcoef(oof_b[treated_arm].to_numpy(), true_b)[0, 1])
             log.save("benefit_truth", {"pearson_r_oof_vs_true_benefit": r}, "benefit_vs_truth.json")
             console.print(f"out-of-fold predicted vs true benefit: Pearson r = {r:.3f}")
-            sec.figure(
-                plot_benefit_vs_truth(oof_b[treated_arm].to_numpy(), true_b),
-                "synthetic cohort: predicted vs planted benefit",
-            )
+            truth_pair = (oof_b[treated_arm].to_numpy(), true_b)
+        rs.benefit_section(
+            report,
+            learner=study.treatment.learner,
+            horizon=horizon,
+            treated_arm=treated_arm,
+            summary=vsum,
+            validation=validation,
+            truth=truth_pair,
+        )
 
     with log.stage("patients and bundle"):
-        sec = report.section("Individual patients")
         pick = list(
             pd.Series(oof, index=ids)
             .sort_values()
@@ -520,32 +406,15 @@ def _run_study(study: Study, *, console=None, progress: bool = True) -> dict[str
                 : study.report.n_patients
             ]
         )
-        for pid in pick:
-            sec.heading(f"patient {pid}")
-            sec.table(ex.patient(pid, top=8))
-            sec.figure(
-                plot_patient_explanation(
-                    ex.values.loc[pid],
-                    ex.data.loc[pid],
-                    base_value=ex.base_value,
-                    title=f"patient {pid}",
-                ),
-                f"contributions to the {ex.output}",
-            )
-            if benefit_model is not None:
-                row = Xt.loc[[pid]]
-                curves = benefit_model.predict_arm_survival(row, benefit_model.times_)
-                sec.figure(
-                    plot_arm_survival(
-                        benefit_model.times_, {a: c[0] for a, c in curves.items()}, horizon=horizon
-                    ),
-                    "predicted survival under each arm",
-                )
-                sec.table(
-                    full_b.loc[[pid]]
-                    .T.reset_index()
-                    .rename(columns={"index": "quantity", pid: "value"})
-                )
+        rs.patients_section(
+            report,
+            ex,
+            pick,
+            benefit_model=benefit_model,
+            Xt=Xt if benefit_model is not None else None,
+            benefit=full_b if benefit_model is not None else None,
+            horizon=horizon,
+        )
         locked = StudyModel.from_parts(
             study,
             pipeline=final,
@@ -578,13 +447,11 @@ def _run_study(study: Study, *, console=None, progress: bool = True) -> dict[str
                 title=f"{study.report.title}: external validation",
             )
             log.outputs.update({f"external_{k}": v for k, v in ext.items()})
-        sec = report.section("External validation")
-        sec.text(
-            f"The locked model applied to {study.external} (nothing refitted); the full "
-            f"external report is external/report.html."
+        rs.external_section(
+            report,
+            study.external,
+            pd.read_csv(ext["external_validation"]) if "external_validation" in ext else None,
         )
-        if "external_validation" in ext:
-            sec.table(pd.read_csv(ext["external_validation"]), caption="external validation")
 
     provenance = {
         "versions": library_versions(),
@@ -593,35 +460,15 @@ def _run_study(study: Study, *, console=None, progress: bool = True) -> dict[str
         "timings_s": log.timings,
     }
     log.save("provenance", provenance, "provenance.json")
-    sec = report.section("Settings and provenance")
-    sec.key_values(
-        {
-            "radiopredict": provenance["versions"]["radiopredict"],
-            "horizon": horizon,
-            **{f"time: {k}": f"{v:.1f} s" for k, v in log.timings.items()},
-        }
-    )
-    sec.table(
-        pd.DataFrame(
-            {
-                "setting": list(settings.to_dict()),
-                "value": [str(v) for v in settings.to_dict().values()],
-            }
-        ),
-        caption="feature settings",
-    )
-    sec.table(
-        pd.DataFrame(
-            {
-                "library": list(provenance["versions"]),
-                "version": list(provenance["versions"].values()),
-            }
-        )
+    rs.provenance_section(
+        report,
+        versions=provenance["versions"],
+        horizon=horizon,
+        timings=log.timings,
+        feature_settings=settings.to_dict(),
     )
     n_events = int(y["event"].sum()) if study.task == "survival" else int(np.sum(y))
-    report.section("Reporting checklist (TRIPOD+AI style)").table(
-        _tripod_checklist(study, len(ids), n_events, X.shape[1], truth is not None)
-    )
+    rs.tripod_checklist(report, study, len(ids), n_events, X.shape[1], truth is not None)
     report_path = report.save(out / "report.html")
     log.outputs["report"] = report_path
     console.rule("done")

@@ -37,6 +37,7 @@ __all__ = [
     "embed",
     "design",
     "build_pipeline",
+    "benefit_estimator",
     "crop_settings",
 ]
 
@@ -171,25 +172,41 @@ def crop_settings(section):
     return CropSettings(size_mm=(section.crop_mm,) * 3, shape=(section.size,) * 3)
 
 
-def train_encoder(cohort, section, *, seed: int):
-    """Train the study's CNN encoder (self-supervised autoencoder on the ROI crops).
+def train_encoder(cohort, section, *, seed: int, segmentation_model=None):
+    """The study's CNN encoder (``embeddings.encoder``) and its ROI crop settings.
+
+    ``autoencoder``: a 3D ResNet trained self-supervised on the cohort's ROI crops (no outcome
+    used); ``resnet``: the same ResNet, randomly initialised with ``seed`` (deterministic random
+    projections, a baseline); ``unet``: the pooled bottleneck of the study's segmentation U-Net
+    (needs ``segmentation.enabled``).
 
     Returns
     -------
     (Encoder, CropSettings)
     """
-    from radiopredict.embed import AutoencoderSettings, ResNetConfig, train_autoencoder
+    from radiopredict.embed import (
+        AutoencoderSettings,
+        ResNetConfig,
+        ResNetEncoder,
+        UNetEncoder,
+        train_autoencoder,
+    )
 
-    if section.encoder != "autoencoder":
-        raise ConfigError(
-            f"embeddings.encoder {section.encoder!r} cannot be carried to new patients yet",
-            fix="use embeddings.encoder: autoencoder",
-        )
     crop = crop_settings(section)
+    config = ResNetConfig(base_width=section.width, blocks=(1, 1, 1))
+    if section.encoder == "resnet":
+        return ResNetEncoder(config, seed=seed), crop
+    if section.encoder == "unet":
+        if segmentation_model is None:
+            raise ConfigError(
+                "embeddings.encoder: unet uses the segmentation U-Net, but segmentation is off",
+                fix="set segmentation.enabled: true, or use embeddings.encoder: autoencoder",
+            )
+        return UNetEncoder(segmentation_model), crop
     encoder = train_autoencoder(
         cohort,
         crop,
-        config=ResNetConfig(base_width=section.width, blocks=(1, 1, 1)),
+        config=config,
         settings=AutoencoderSettings(epochs=section.epochs, seed=seed),
         progress_bar=False,
     )
@@ -286,3 +303,19 @@ def build_pipeline(study, X: pd.DataFrame, *, with_batch: bool):
             )
         )
     return SurvivalPipeline([*steps, *base.steps])
+
+
+def benefit_estimator(study, pipeline, horizon: float):
+    """The (unfitted) treatment-benefit model of the study over ``pipeline``."""
+    from sklearn.base import clone
+
+    from radiopredict.treatment import TreatmentBenefit
+
+    return TreatmentBenefit(
+        clone(pipeline),
+        learner=study.treatment.learner,
+        horizon=horizon,
+        propensity=None if study.treatment.propensity == "none" else study.treatment.propensity,
+        n_bootstrap=study.treatment.n_bootstrap,
+        random_state=study.seed,
+    )

@@ -116,18 +116,7 @@ class NativeEngine:
     def __init__(self, settings: Any = None, filters: Sequence[Any] = (), original: bool = True):
         from radiopredict.features import FeatureSettings  # core engine
 
-        if settings is None:
-            settings = FeatureSettings()
-        elif isinstance(settings, (str, os.PathLike)):
-            path = Path(settings)
-            settings = (
-                FeatureSettings.from_yaml(path)
-                if path.suffix.lower() in {".yaml", ".yml"} or path.is_file()
-                else FeatureSettings.preset(str(settings))
-            )
-        elif isinstance(settings, Mapping):
-            settings = FeatureSettings(**settings)
-        self.settings = settings
+        self.settings = FeatureSettings.coerce(settings)
         self.filters = []
         if filters:
             from radiopredict.features.filters import FilterSpec

@@ -472,7 +472,10 @@ class PyradiomicsEngine:
             _crop(img, lo, hi, sitk), _crop(msk, lo, hi, sitk), **settings
         )
         if corrected is not None:  # cannot happen once the whole-image statistics ran
-            raise FeatureComputationError("pyradiomics corrected a mask that matched the image")
+            raise FeatureComputationError(
+                "pyradiomics corrected a mask that matched the image",
+                fix="report this case: the mask and image grids should need no correction",
+            )
         bbox = np.asarray(bbox).copy()
         bbox[0::2] += lo
         bbox[1::2] += lo
@@ -585,6 +588,7 @@ def numeric_features(result: Mapping[str, Any]) -> dict[str, float]:
             out[key] = float(value)
         except (TypeError, ValueError) as exc:
             raise FeatureComputationError(
-                f"pyradiomics returned a non-numeric value for {key!r}: {value!r}"
+                f"pyradiomics returned a non-numeric value for {key!r}: {value!r}",
+                fix="drop this feature class from the parameter file or report the case",
             ) from exc
     return out

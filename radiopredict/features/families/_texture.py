@@ -25,16 +25,21 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy import special
 
 from radiopredict.errors import FeatureComputationError
 
+if TYPE_CHECKING:
+    from radiopredict.features.settings import FeatureSettings
+
 __all__ = [
     "TextureInput",
     "prepare",
     "texture_dims",
+    "feature_settings",
     "texture_aggregations",
     "setting",
     "directions_2d",
@@ -76,41 +81,32 @@ _LUT_MAX_LEVELS = 1 << 22
 _LN2 = np.log(2.0)
 
 
-def setting(settings, name: str, default):
-    """Read one attribute of the feature settings, with a default when it is absent."""
-    value = getattr(settings, name, default) if settings is not None else default
-    return default if value is None else value
+def feature_settings(settings) -> FeatureSettings:
+    """The :class:`~radiopredict.features.FeatureSettings` a family computes with.
+
+    Every family reads its options (texture dimensions, distances, ...) from a
+    ``FeatureSettings``, whose defaults are the only defaults; ``None`` means ``FeatureSettings()``
+    and a preset name, YAML path or mapping is converted the usual way.
+    """
+    from radiopredict.features.settings import FeatureSettings
+
+    return FeatureSettings.coerce(settings)
+
+
+def setting(settings, name: str):
+    """One option of the feature settings (see :func:`feature_settings`)."""
+    return getattr(feature_settings(settings), name)
 
 
 def texture_dims(settings) -> tuple[str, ...]:
     """The texture aggregation dimensions requested by ``settings`` (``2D``, ``2_5D``, ``3D``)."""
-    dims = setting(settings, "texture_dims", ALL_DIMS)
-    if isinstance(dims, str):
-        dims = (dims,)
-    dims = tuple(str(d).replace(".", "_") for d in dims)  # "2.5D" is an alias of "2_5D"
-    bad = [d for d in dims if d not in ALL_DIMS]
-    if bad:
-        raise FeatureComputationError(
-            f"unknown texture dimension(s) {bad!r}",
-            fix=f"use a subset of {list(ALL_DIMS)}",
-        )
-    return dims
+    return feature_settings(settings).texture_dims
 
 
 def texture_aggregations(settings) -> tuple[str, ...]:
     """Which GLCM/GLRLM aggregations to emit: ``avg`` (features averaged over directions),
     ``comb`` (direction matrices merged), or both (the default)."""
-    aggs = setting(settings, "texture_aggregations", ("avg", "comb"))
-    if isinstance(aggs, str):
-        aggs = (aggs,)
-    aggs = tuple(aggs)
-    bad = [a for a in aggs if a not in ("avg", "comb")]
-    if bad or not aggs:
-        raise FeatureComputationError(
-            f"unknown or empty texture aggregation(s) {bad or aggs!r}",
-            fix="use a non-empty subset of ['avg', 'comb']",
-        )
-    return aggs
+    return feature_settings(settings).texture_aggregations
 
 
 def select_aggregations(groups: dict, settings) -> dict:

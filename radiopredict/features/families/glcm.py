@@ -30,6 +30,7 @@ from dataclasses import replace
 import numpy as np
 from scipy import special
 
+from radiopredict.errors import FeatureComputationError
 from radiopredict.features.families._texture import (
     _LN2,
     FeatureAverager,
@@ -136,16 +137,28 @@ def glcm_features(
     k = p.shape[0]
     n = len(levels)
     flat = p.reshape(k, n * n)
-    pi = p.sum(axis=2)  # (K, n); the matrix is symmetric so p_.j is the same
-    mu = pi @ levels
     # the sums over all pairs only visit the non-zero elements (many level pairs never occur)
     where = np.flatnonzero(flat)
     rows, pos = np.divmod(where, n * n)
-    vals = flat.ravel()[where]
-    s_vals, p_sum = _by_value(rows, pos, vals, k, _pair_index(levels, "sum"))
-    d_vals, p_diff = _by_value(rows, pos, vals, k, _pair_index(levels, "diff"))
+    i, j = np.divmod(pos, n)
+    return _pair_features(rows, i, j, flat.ravel()[where], k, levels, n_levels)
+
+
+def _pair_features(rows, i, j, vals, k: int, levels, n_levels) -> dict[str, np.ndarray]:
+    """GLCM features of ``k`` matrices given by their non-zero elements.
+
+    ``vals`` are the joint probabilities :math:`p_{ij}` (each matrix sums to 1) at compact
+    level codes ``(i, j)`` of matrix ``rows`` (sorted, every matrix present); symmetric
+    matrices.
+    """
+    n = len(levels)
+    pi = np.bincount(rows * n + i, weights=vals, minlength=k * n).reshape(k, n)  # p_i. = p_.j
+    mu = pi @ levels
+    s_vals, p_sum = _by_value(rows, vals, k, _pair_index(levels[i] + levels[j]))
+    d_vals, p_diff = _by_value(rows, vals, k, _pair_index(np.abs(levels[i] - levels[j])))
+    starts = np.searchsorted(rows, np.arange(k))
     out: dict[str, np.ndarray] = {}
-    out["cm_joint_max"] = flat.max(axis=1)
+    out["cm_joint_max"] = np.maximum.reduceat(vals, starts)
     out["cm_joint_avg"] = mu
     out["cm_joint_var"] = (pi * (levels[None, :] - mu[:, None]) ** 2).sum(axis=1)
     hxy = np.bincount(rows, weights=special.entr(vals), minlength=k) / _LN2
@@ -193,11 +206,11 @@ def glcm_features(
     return out
 
 
-def _pair_index(levels: np.ndarray, kind: str) -> tuple[np.ndarray, np.ndarray]:
-    """``(values, index)``: the distinct values of :math:`i + j` (or :math:`|i - j|`) over the
-    level pairs and, per flattened pair, the position of its value among them."""
-    raw = levels[:, None] + levels[None, :] if kind == "sum" else np.abs(levels[:, None] - levels)
-    raw = raw.ravel()
+def _pair_index(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(values, index)``: the distinct values of ``raw`` (the :math:`i + j` or
+    :math:`|i - j|` of level pairs) and the position of each element's value among them."""
+    if raw.size == 0:
+        return np.zeros(0), np.zeros(0, dtype=np.int64)
     lo = raw.min()
     step = raw - lo
     # grey levels are integers: index by value directly when the span is small, else sort
@@ -211,13 +224,78 @@ def _pair_index(levels: np.ndarray, kind: str) -> tuple[np.ndarray, np.ndarray]:
     return values, idx.ravel()
 
 
-def _by_value(rows, pos, vals, k: int, pair: tuple[np.ndarray, np.ndarray]):
-    """Sum the non-zero probabilities ``vals`` (matrix ``rows``, flat pair position ``pos``)
-    of a stack of ``k`` matrices over the pairs that share a value of :func:`_pair_index`."""
+def _by_value(rows, vals, k: int, pair: tuple[np.ndarray, np.ndarray]):
+    """Sum the non-zero probabilities ``vals`` (of matrix ``rows``) of a stack of ``k``
+    matrices over the elements that share a value of :func:`_pair_index`."""
     values, idx = pair
-    key = rows * len(values) + idx[pos]
+    key = rows * len(values) + idx
     summed = np.bincount(key, weights=vals, minlength=k * len(values))
     return values, summed.reshape(k, len(values))
+
+
+#: Above this many grey levels a single ROI's matrices are kept sparse (only the level pairs
+#: that occur): dense ``n x n`` matrices cost memory and time quadratic in the levels (filter
+#: responses can have thousands), the pairs at most two per voxel and direction.
+SPARSE_LEVELS = 64
+
+
+def _sparse_features(t: TextureInput, dims, aggs, dist: int, settings) -> dict[str, float]:
+    """:func:`compute`'s features from the co-occurring pairs only (no dense matrices).
+
+    Each aggregation's matrices are identified by an id (direction, and slice for 2D); a pair
+    key ``(id, i, j)`` is counted in both orders, and the features of every non-empty matrix
+    come from its non-zero elements (:func:`_pair_features`), as :func:`glcm_features` does.
+    """
+    n = len(t.levels)
+    flat, pidx, codes = t.roi_voxels()
+    plane = t.codes.shape[1] * t.codes.shape[2]
+    z = pidx // plane - t.pad
+    base = codes.astype(np.int64) - 1
+    directions = directions_3d(dist)  # the first four are in-plane
+    if "3D" not in dims:
+        directions = directions[:4]
+    per_dir = []  # (direction, slice, i, j) of every pair of ROI voxels, in one order
+    for d, off in enumerate(t.flat_offsets(directions)):
+        nb = flat[pidx + off]
+        sel = nb > 0
+        per_dir.append((d, z[sel], base[sel], nb[sel].astype(np.int64) - 1))
+    planar = per_dir[:4]
+    nz = t.codes.shape[0] - 2 * t.pad
+    # matrix id of a pair per aggregation: (direction, slice), slice, direction or one matrix
+    ident = {
+        "2D_avg": (planar, lambda d, zz: d * nz + zz),
+        "2D_comb": (planar, lambda d, zz: zz),
+        "2_5D_avg": (planar, lambda d, zz: np.full(zz.shape, d)),
+        "2_5D_comb": (planar, lambda d, zz: np.zeros_like(zz)),
+        "3D_avg": (per_dir, lambda d, zz: np.full(zz.shape, d)),
+        "3D_comb": (per_dir, lambda d, zz: np.zeros_like(zz)),
+    }
+    wanted = [
+        name for name in ident if name.rsplit("_", 1)[0] in dims and name.rsplit("_", 1)[1] in aggs
+    ]
+    out: dict[str, dict[str, float]] = {}
+    for name in wanted:
+        parts, to_id = ident[name]
+        ids = np.concatenate([to_id(d, zz) for d, zz, _, _ in parts])
+        i = np.concatenate([x[2] for x in parts])
+        j = np.concatenate([x[3] for x in parts])
+        key = np.concatenate([(ids * n + i) * n + j, (ids * n + j) * n + i])  # both orders
+        if key.size == 0:
+            raise FeatureComputationError(
+                f"GLCM: every {name} matrix is empty (the ROI has no voxel pair, run or zone in "
+                "that aggregation), so its features are undefined",
+                fix="use a larger ROI or leave this texture dimension out of "
+                "FeatureSettings.texture_dims",
+            )
+        uniq, counts = np.unique(key, return_counts=True)
+        ids, rest = np.divmod(uniq, n * n)
+        i, j = np.divmod(rest, n)
+        mats, rows = np.unique(ids, return_inverse=True)
+        total = np.bincount(rows, weights=counts)
+        vals = counts / total[rows]
+        feats = _pair_features(rows, i, j, vals, len(mats), t.levels, t.n_levels)
+        out[name] = {stem: float(np.mean(v)) for stem, v in feats.items()}
+    return out
 
 
 def compute(
@@ -254,9 +332,11 @@ def compute(
     """
     dims = texture_dims(settings)
     aggs = texture_aggregations(settings)
-    dist = int(setting(settings, "glcm_distance", 1))
+    dist = int(setting(settings, "glcm_distance"))
     t = prepare(q, roi, n_levels, family="GLCM", pad=dist)
     n = len(t.levels)
+    if n > SPARSE_LEVELS:
+        return emit(_sparse_features(t, dims, aggs, dist, settings))
     nz = t.codes.shape[0] - 2 * t.pad
     avg = FeatureAverager(glcm_features, family="GLCM", levels=t.levels, n_levels=t.n_levels)
     in_plane = directions_2d(dist)
@@ -303,7 +383,7 @@ def compute_many(
     :class:`~radiopredict.errors.FeatureComputationError` it raises.
     """
     dims = texture_dims(settings)
-    dist = int(setting(settings, "glcm_distance", 1))
+    dist = int(setting(settings, "glcm_distance"))
     per_slice = "2D" in dims
 
     def cost(shape):  # direction (and slice) matrices and their transposes, per level pair

@@ -161,7 +161,7 @@ def compute(
         Bad inputs.
     """
     dims = texture_dims(settings)
-    metric = str(setting(settings, "gldzm_distance_metric", "manhattan"))
+    metric = str(setting(settings, "gldzm_distance_metric"))
     morph = roi if morph_roi is None else morph_roi
     t = prepare(q, roi, n_levels, family="GLDZM", pad=0, morph_roi=morph)
     n = len(t.levels)
@@ -210,7 +210,7 @@ def compute_many(
     returns per ROI what :func:`compute` returns, or the error it raises.
     """
     dims = texture_dims(settings)
-    metric = str(setting(settings, "gldzm_distance_metric", "manhattan"))
+    metric = str(setting(settings, "gldzm_distance_metric"))
     if metric not in _METRICS:  # the same error for every ROI
         try:
             border_distance(np.ones((1, 1, 1), bool), in_plane=False, metric=metric)

@@ -134,8 +134,8 @@ def compute(
         Bad inputs.
     """
     dims = texture_dims(settings)
-    dist = int(setting(settings, "ngldm_distance", 1))
-    alpha = float(setting(settings, "ngldm_alpha", 0))
+    dist = int(setting(settings, "ngldm_distance"))
+    alpha = float(setting(settings, "ngldm_alpha"))
     t = prepare(q, roi, n_levels, family="NGLDM", pad=dist)
     n = len(t.levels)
     _, pidx, code = t.roi_voxels()
@@ -186,8 +186,8 @@ def compute_many(
     returns per ROI what :func:`compute` returns, or the error it raises.
     """
     dims = texture_dims(settings)
-    dist = int(setting(settings, "ngldm_distance", 1))
-    alpha = float(setting(settings, "ngldm_alpha", 0))
+    dist = int(setting(settings, "ngldm_distance"))
+    alpha = float(setting(settings, "ngldm_alpha"))
 
     def cost(shape):  # slice matrices x dependence counts, per grey level
         return (shape[0] + 1) * (2 * dist + 1) ** 3

@@ -57,7 +57,15 @@ register(*FEATURES)
 
 
 def ngtdm_features(m: np.ndarray, *, levels: np.ndarray) -> dict[str, np.ndarray]:
-    """Features of a stack ``(K, 2, n)`` of ``(s_i, n_i)`` rows, vectorised over K."""
+    r"""Features of a stack ``(K, 2, n)`` of ``(s_i, n_i)`` rows, vectorised over K.
+
+    The double sums over present levels are reduced to single ones, exactly:
+    :math:`\sum_{ij} p_i p_j (i-j)^2 = 2 \sum_i p_i (i - \mu)^2`;
+    :math:`\sum_{ij} (p_i + p_j)(i-j)^2 = 2 (N_{g,p} \sum_i p_i (i - c)^2 + \sum_j (j - c)^2)`
+    with :math:`c` the mean of the present levels; busyness's :math:`\sum_{ij} |i p_i - j p_j|
+    = 2 \sum_k v_{(k)} (2k - N_{g,p} - 1)` over the sorted :math:`v = i p_i`. Only the
+    complexity keeps a double sum, over the present levels of each matrix.
+    """
     s = m[:, 0, :]
     cnt = m[:, 1, :]
     nvc = cnt.sum(axis=1)
@@ -66,31 +74,81 @@ def ngtdm_features(m: np.ndarray, *, levels: np.ndarray) -> dict[str, np.ndarray
     ngp = present.sum(axis=1)
     ps = (p * s).sum(axis=1)
     s_tot = s.sum(axis=1)
-    i = levels[None, :, None]
-    j = levels[None, None, :]
-    pi = p[:, :, None]
-    pj = p[:, None, :]
-    both = present[:, :, None] & present[:, None, :]
-    d2 = (i - j) ** 2
+    lv = levels[None, :]
+    mu = (p * lv).sum(axis=1)
+    var_p = (p * (lv - mu[:, None]) ** 2).sum(axis=1)  # sum_i p_i (i - mu)^2
+    centre = np.where(present, lv, 0.0).sum(axis=1) / np.maximum(ngp, 1)
+    dev = np.where(present, lv - centre[:, None], 0.0)
+    spread = (p * dev**2).sum(axis=1)  # sum_i p_i (i - c)^2
+    sq = (dev**2).sum(axis=1)  # sum_j over present levels (j - c)^2
+    v = np.sort(np.where(present, lv * p, np.inf), axis=1)  # absent levels sort last
+    rank = np.arange(v.shape[1])[None, :]
+    weight = np.where(rank < ngp[:, None], 2.0 * rank - ngp[:, None] + 1.0, 0.0)
+    bdenom = 2.0 * (np.where(np.isfinite(v), v, 0.0) * weight).sum(axis=1)
     out: dict[str, np.ndarray] = {}
     with np.errstate(divide="ignore", invalid="ignore"):
         out["ngt_coarseness"] = np.where(ps > 0, 1.0 / np.where(ps > 0, ps, 1.0), COARSENESS_MAX)
-        pair = (pi * pj * d2).sum(axis=(1, 2))
+        pair = 2.0 * var_p
         denom = ngp * (ngp - 1.0)
         out["ngt_contrast"] = np.where(
             denom > 0, pair / np.where(denom > 0, denom, 1.0) * s_tot / nvc, 0.0
         )
-        ip = levels[None, :] * p
-        bdenom = (np.abs(ip[:, :, None] - ip[:, None, :]) * both).sum(axis=(1, 2))
         out["ngt_busyness"] = np.where(bdenom > 0, ps / np.where(bdenom > 0, bdenom, 1.0), 0.0)
-        psi = (p * s)[:, :, None]
-        psj = (p * s)[:, None, :]
-        frac = np.where(both, (psi + psj) / np.where(both, pi + pj, 1.0), 0.0)
-        out["ngt_complexity"] = (np.abs(i - j) * frac).sum(axis=(1, 2)) / nvc
-        strength_num = ((pi + pj) * d2 * both).sum(axis=(1, 2))
+        out["ngt_complexity"] = _complexity(p, s, present, levels) / nvc
+        strength_num = 2.0 * (ngp * spread + sq)
         out["ngt_strength"] = np.where(
             s_tot > 0, strength_num / np.where(s_tot > 0, s_tot, 1.0), 0.0
         )
+    return out
+
+
+#: Above this many grey levels the complexity's double sum runs matrix by matrix over the
+#: present levels only (below, one vectorised pass over the stack).
+_DENSE_LEVELS = 64
+
+
+def _complexity_one(lv: np.ndarray, p: np.ndarray, a: np.ndarray) -> float:
+    r"""Complexity's double sum for one matrix: ascending present levels ``lv``, their
+    probabilities ``p`` and :math:`a = p s`.
+
+    The denominator :math:`p_i + p_j` only takes as many values as there are distinct
+    probabilities (voxel counts per level: few): per group :math:`g` of levels with
+    probability :math:`q_g`, :math:`\sum_{j \in g} |i - j|` and :math:`\sum_{j \in g} a_j |i - j|`
+    come from prefix sums over the group's sorted levels, for every :math:`i` at once.
+    """
+    values, group = np.unique(p, return_inverse=True)
+    if len(values) * 8 > len(lv):  # many distinct probabilities: the plain double sum
+        return float(
+            (np.abs(lv[:, None] - lv[None, :]) * (a[:, None] + a[None, :]) / (p[:, None] + p)).sum()
+        )
+    total = 0.0
+    for g, q in enumerate(values):
+        members = group == g
+        lg, ag = lv[members], a[members]  # ascending, as lv
+        s1 = np.concatenate([[0.0], np.cumsum(lg)])
+        a0 = np.concatenate([[0.0], np.cumsum(ag)])
+        a1 = np.concatenate([[0.0], np.cumsum(ag * lg)])
+        r = np.searchsorted(lg, lv, side="right")  # members at or below each level
+        dist = lv * r - s1[r] + (s1[-1] - s1[r]) - lv * (len(lg) - r)
+        wdist = lv * a0[r] - a1[r] + (a1[-1] - a1[r]) - lv * (a0[-1] - a0[r])
+        total += float(((a * dist + wdist) / (p + q)).sum())
+    return total
+
+
+def _complexity(p, s, present, levels) -> np.ndarray:
+    r""":math:`\sum_{ij} |i - j| rac{p_i s_i + p_j s_j}{p_i + p_j}` over present levels."""
+    ps = p * s
+    if p.shape[1] <= _DENSE_LEVELS:
+        i = levels[None, :, None]
+        j = levels[None, None, :]
+        both = present[:, :, None] & present[:, None, :]
+        pij = p[:, :, None] + p[:, None, :]
+        frac = np.where(both, (ps[:, :, None] + ps[:, None, :]) / np.where(both, pij, 1.0), 0.0)
+        return (np.abs(i - j) * frac).sum(axis=(1, 2))
+    out = np.zeros(p.shape[0])
+    for k in range(p.shape[0]):
+        keep = present[k]
+        out[k] = _complexity_one(levels[keep], p[k, keep], ps[k, keep])
     return out
 
 
@@ -126,7 +184,7 @@ def compute(
         Bad inputs, or no ROI voxel with a neighbour in an aggregation.
     """
     dims = texture_dims(settings)
-    dist = int(setting(settings, "ngtdm_distance", 1))
+    dist = int(setting(settings, "ngtdm_distance"))
     t = prepare(q, roi, n_levels, family="NGTDM", pad=dist)
     n = len(t.levels)
     values = t.values
@@ -157,7 +215,7 @@ def compute_many(
     returns per ROI what :func:`compute` returns, or the error it raises.
     """
     dims = texture_dims(settings)
-    dist = int(setting(settings, "ngtdm_distance", 1))
+    dist = int(setting(settings, "ngtdm_distance"))
 
     def cost(shape):  # slice matrices x 2, per level pair (the pair terms)
         return (shape[0] + 1) * 2
