@@ -42,6 +42,7 @@ def fitted(tmp_path_factory):
         "task": "survival",
         "horizon": 24,
         "features": {"settings": "ct", "label": 1},
+        "model": {"estimator": "coxph"},
         "treatment": {"enabled": True, "n_bootstrap": 5},
     }
     with warnings.catch_warnings():  # ComBat says which constant features pass through
