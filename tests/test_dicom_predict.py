@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import warnings
 
+import numpy as np
 import pandas as pd
 import pydicom
 import pytest
@@ -155,3 +156,14 @@ def test_predict_deidentified_keeps_identifiers_out_of_every_output(
     assert stored_sr in paths["stored"]
     held = study_series(orthanc, study_uid)
     assert str(pydicom.dcmread(paths["sr"]).SeriesInstanceUID) in set(held.series_uid)
+
+
+def test_study_without_mask_and_model_without_unet(orthanc, fitted, tmp_path):
+    from radiopredict.errors import ConfigError
+
+    image = sitk.GetImageFromArray(np.zeros((6, 16, 16), np.float32))
+    files = write_dicom_series(image, tmp_path / "ct", patient_id="NOMASK")
+    store_instances(orthanc, files)
+    study_uid = str(pydicom.dcmread(files[0]).StudyInstanceUID)
+    with pytest.raises(ConfigError, match="has no RTSTRUCT or SEG.*no segmentation network"):
+        predict_dicomweb(fitted["model"], orthanc, study_uid, tmp_path / "out")

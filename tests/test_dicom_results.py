@@ -213,3 +213,41 @@ def test_deidentified_outputs_hold_no_identifiers(synthetic_dicom_case, tmp_path
     assert back.StudyInstanceUID == original.StudyInstanceUID
     assert back.PatientID == patient["patient_id"]
     assert "PatientIdentityRemoved" not in back
+
+
+def test_bad_input_errors(synthetic_dicom_case, tmp_path):
+    from radiopredict.dicom import write_dicom_series
+    from radiopredict.dicom.deidentify import load_key
+    from radiopredict.dicom.predict import _clinical_row
+    from radiopredict.errors import InputFileNotFoundError, ManifestError
+
+    bad_key = tmp_path / "key.json"
+    bad_key.write_text('{"not": "a key"}')
+    with pytest.raises(ConfigError, match="not a radiopredict pseudonymisation key"):
+        load_key(bad_key)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InputFileNotFoundError, match="holds no DICOM file"):
+        deidentify_folder(tmp_path / "empty", tmp_path / "out", tmp_path / "k.json")
+    other_key = tmp_path / "other.json"
+    deidentify_folder(synthetic_dicom_case["series"], tmp_path / "d", tmp_path / "k1.json")
+    deidentify_folder(synthetic_dicom_case["series"], tmp_path / "d2", other_key)
+    with pytest.raises(ConfigError, match="not a pseudonym of the key file"):
+        reidentify_file(next((tmp_path / "d").glob("*.dcm")), other_key, tmp_path / "r.dcm")
+    with pytest.raises(ConfigError, match="needs a 3-D image"):
+        write_dicom_series(sitk.Image(4, 4, sitk.sitkInt16), tmp_path / "s", patient_id="x")
+    with pytest.raises(InputFileNotFoundError, match="source DICOM folder does not exist"):
+        write_measurement_report(
+            tmp_path / "x.dcm", tmp_path / "nowhere", synthetic_dicom_case["seg"], {"t": {}},
+            model_name="m", model_version="1",
+        )  # fmt: skip
+    with pytest.raises(InputFileNotFoundError, match="measurement report does not exist"):
+        read_measurement_report(tmp_path / "missing.dcm")
+    clinical = tmp_path / "clinical.csv"
+    clinical.write_text("id,age\nP1,60\n")
+    with pytest.raises(ManifestError, match="no patient_id column"):
+        _clinical_row(clinical, "P1", "P1")
+    clinical.write_text("patient_id,age\nP1,60\nP1,61\n")
+    with pytest.raises(ManifestError, match="2 rows for the study's patient"):
+        _clinical_row(clinical, "P1", "P1")
+    clinical.write_text("patient_id,age\n007,60\n")
+    assert _clinical_row(clinical, "007", "007") == {"age": 60}
