@@ -4,6 +4,8 @@ the SR read back gives predictions.csv. Synthetic data throughout."""
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 import warnings
 
 import numpy as np
@@ -151,6 +153,11 @@ def test_predict_deidentified_keeps_identifiers_out_of_every_output(
     for path in outputs:
         assert not [s for s in secrets_ if s in path.read_bytes()], path
     assert pd.read_csv(paths["predictions"]).patient_id.tolist() == [pseudonym]
+    if shutil.which("dciodvfy"):  # CI installs it; test_dicom_results runs it unconditionally
+        for path in (paths["seg"], paths["sr"]):
+            run = subprocess.run(["dciodvfy", str(path)], capture_output=True, text=True)
+            errors = [ln for ln in (run.stdout + run.stderr).splitlines() if "Error" in ln]
+            assert errors == [], (path, errors)
     # what was stored was re-identified into the original study
     stored_sr = str(pydicom.dcmread(paths["sr"]).SOPInstanceUID)
     assert stored_sr in paths["stored"]
