@@ -4,7 +4,7 @@ Usage: ``python examples/develop_and_validate.py [OUT_DIR]`` (a temporary folder
 
 1. writes a development cohort (60 synthetic patients, seed 0) and an external cohort
    (40 patients, seed 1: same generator, other patients);
-2. runs the study (IBSI features, ComBat across sites, the default survival model, treatment
+2. runs the study (IBSI features, ComBat across sites, the elastic-net Cox model, treatment
    benefit) with ``external:`` naming the second cohort, so the locked model is validated
    inside the same run;
 3. reloads the bundle as a :class:`radiopredict.StudyModel`, scores the external cohort again
@@ -37,7 +37,7 @@ def main(out: Path) -> None:
             "external": str(external),
             "horizon": 24.0,
             "features": {"settings": "ct", "label": 1},
-            "model": {"cv_splits": 3, "cv_repeats": 1, "n_bootstrap": 50},
+            "model": {"estimator": "coxph", "cv_splits": 3, "cv_repeats": 1, "n_bootstrap": 50},
             "treatment": {"n_bootstrap": 3, "cv_splits": 3},
             "report": {"n_patients": 1},
         }

@@ -155,7 +155,7 @@ def developed(tmp_path_factory):
             "horizon": 24.0,
             "features": {"settings": "ct", "label": 1},
             "embeddings": {"enabled": True, "epochs": 1},
-            "model": {"cv_splits": 3, "cv_repeats": 1, "n_bootstrap": 50},
+            "model": {"estimator": "coxph", "cv_splits": 3, "cv_repeats": 1, "n_bootstrap": 50},
             "treatment": {"n_bootstrap": 3, "cv_splits": 3},
             "report": {"n_patients": 1},
         }

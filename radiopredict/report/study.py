@@ -61,8 +61,10 @@ def performance_section(
     calibration=None,
     calibration_error: str | None = None,
     horizon: float | None = None,
+    inner_choice: pd.DataFrame | None = None,
 ) -> None:
-    """Cross-validated performance, Kaplan-Meier by out-of-fold risk, calibration."""
+    """Cross-validated performance, the model chosen in each outer fold, Kaplan-Meier by
+    out-of-fold risk, calibration."""
     from radiopredict.report.plots import plot_km_by_risk_group, plot_survival_calibration
 
     sec = report.section("Cross-validated performance")
@@ -71,6 +73,12 @@ def performance_section(
         "harmonisation, preprocessing, selection and model refitted in every training fold. "
         f"Confidence intervals: bootstrap ({study.model.n_bootstrap} resamples of the test folds)."
     ).table(_plain(table))
+    if inner_choice is not None and len(inner_choice):
+        sec.text(
+            "The default model chooses among candidate pipelines by an inner cross-validation of "
+            "each outer training fold only; the candidate chosen in each fold, its inner score "
+            "and the fold's outer scores:"
+        ).table(inner_choice, caption="inner choice per outer fold")
     if study.task != "survival":
         return
     fig, p_lr = plot_km_by_risk_group(oof, y, title="out-of-fold risk tertiles")

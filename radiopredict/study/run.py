@@ -313,6 +313,14 @@ def _run_study(study: Study, *, console=None, progress: bool = True) -> dict[str
             ),
         }
         oof = full.predictions.groupby("row")["prediction"].mean().sort_index().to_numpy()
+        inner_choice = full.chosen()
+        if len(inner_choice):
+            log.save("inner_choice", inner_choice, "inner_choice.csv")
+            counts = inner_choice["candidate"].value_counts()
+            console.print(
+                "model chosen inside the outer training folds: "
+                + ", ".join(f"{c} ({n}x)" for c, n in counts.items())
+            )
     s_oof = cal = cal_error = None
     if study.task == "survival":
         with log.stage("calibration"):
@@ -333,6 +341,7 @@ def _run_study(study: Study, *, console=None, progress: bool = True) -> dict[str
         calibration=cal,
         calibration_error=cal_error,
         horizon=horizon,
+        inner_choice=inner_choice,
     )
 
     with log.stage("site and subgroup audit"):
@@ -697,7 +706,9 @@ def run_demo(
             # the whole tumour (viable rim, label 1, and necrotic core, label 2) is the ROI
             "features": {"engine": "native", "settings": "ct", "label": "all"},
             "embeddings": {"enabled": embeddings, "epochs": 5},
-            "model": {"cv_splits": 5, "cv_repeats": 2, "n_bootstrap": 200},
+            # the elastic-net Cox model: the adaptive default chooses among six pipelines by
+            # inner cross-validation in every fit, which would take the demo past its budget
+            "model": {"estimator": "coxph", "cv_splits": 5, "cv_repeats": 2, "n_bootstrap": 200},
             "treatment": {"enabled": True, "learner": "t", "n_bootstrap": 10},
             "report": {"n_patients": 3, "title": "radiopredict demo (synthetic cohort)"},
         }
