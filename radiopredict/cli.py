@@ -71,10 +71,13 @@ def validate(
     out: Path | None = typer.Option(None, "--out", help="Write the problem table to this CSV."),
 ) -> None:
     """Validate a manifest; prints every problem and exits with code 1 when there are any."""
+    from radiopredict._outputs import check_output_file
     from radiopredict.cohort import Cohort
     from radiopredict.errors import RadiopredictError
 
     try:
+        if out is not None:  # before reading every image, not after
+            check_output_file(out, "problem table")
         cohort = Cohort.read(manifest)
         problems = cohort.validate(check_files=not no_files, progress=True)
     except RadiopredictError as exc:

@@ -28,6 +28,7 @@ __all__ = [
     "NotFittedError",
     "BundleIntegrityError",
     "EvaluationTimeError",
+    "OutputPathError",
     "format_message",
 ]
 
@@ -169,3 +170,8 @@ class BundleIntegrityError(RadiopredictError, ValueError):
 
 class EvaluationTimeError(RadiopredictError, ValueError):
     """A time-dependent metric was asked for a time outside the follow-up of the data."""
+
+
+class OutputPathError(RadiopredictError, OSError):
+    """An output file or folder cannot be written (not writable, a folder where a file is due,
+    a file where a folder is due, the disk full)."""
