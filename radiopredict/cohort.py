@@ -769,6 +769,12 @@ def _read_table(path: Path) -> pd.DataFrame:
         raise InputFileNotFoundError(
             "manifest file does not exist", path=path, fix="check the path of the manifest"
         )
+    if path.is_dir():
+        raise ManifestError(
+            "the manifest path is a folder",
+            path=path,
+            fix="pass the manifest file itself (a .csv, .tsv or .parquet file in that folder)",
+        )
     suffix = "".join(path.suffixes[-2:]).lower() if path.suffix == ".gz" else path.suffix.lower()
     try:
         if suffix in (".parquet", ".pq"):

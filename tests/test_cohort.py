@@ -297,3 +297,8 @@ def test_swapped_image_and_mask_columns_are_named(folder: Path) -> None:
     row = problems[problems["patient_id"] == "p2"]
     assert row["problem"].str.contains("negative values").any()
     assert row["fix"].str.contains("swapped").any()
+
+
+def test_manifest_path_that_is_a_folder(tmp_path: Path) -> None:
+    with pytest.raises(ManifestError, match="is a folder"):
+        Cohort.read(tmp_path)

@@ -241,3 +241,12 @@ def test_cli_on_an_empty_manifest_fails(folder, tmp_path):
     empty.write_text("patient_id,image,mask\n")
     result = CliRunner().invoke(app, [str(empty), "-o", str(tmp_path / "f.parquet")])
     assert result.exit_code == 2 and "no rows" in result.output
+
+
+def test_cli_refuses_an_output_that_is_not_parquet(folder, tmp_path):
+    from radiopredict.features.cli import app
+
+    out = tmp_path / "features.csv"
+    result = CliRunner().invoke(app, [str(folder / "manifest.csv"), "-o", str(out)])
+    assert result.exit_code == 2
+    assert "features.parquet" in result.output and not out.exists()

@@ -239,3 +239,14 @@ def test_gzip_helper_is_real_gzip(tmp_path):
     path = write_image(_ct(), tmp_path / "ct.nii.gz")
     with gzip.open(path) as fh:
         assert len(fh.read(348)) == 348
+
+
+def test_empty_file_and_cut_header(tmp_path):
+    empty = tmp_path / "empty.nii.gz"
+    empty.write_bytes(b"")
+    with pytest.raises(ImageReadError, match=r"empty \(0 bytes\)"):
+        read_image(empty)
+    path = write_image(_ct(), tmp_path / "ct.nii", compress=False)
+    path.write_bytes(path.read_bytes()[:200])  # cut inside the 348-byte header
+    with pytest.raises(ImageReadError, match="incomplete .*inside its header"):
+        read_image(path)

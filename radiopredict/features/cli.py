@@ -35,12 +35,21 @@ def extract(
     """Extract features for every case of MANIFEST and write them as Parquet."""
     from radiopredict._outputs import check_output_file, write_or_keep
     from radiopredict.cohort import Cohort
-    from radiopredict.errors import RadiopredictError
+    from radiopredict.errors import ConfigError, RadiopredictError
     from radiopredict.features.extract import extract as run_extract
 
     t0 = time.perf_counter()
     try:
         check_output_file(out, "output file")  # before the work, not after an hour of it
+        if out.suffix.lower() not in (".parquet", ".pq"):
+            raise ConfigError(
+                f"the output {out.name!r} does not end in .parquet: the feature table is "
+                "written as Parquet (features, failures, undefined features and provenance)",
+                path=out,
+                fix=f"name it {out.with_suffix('.parquet').name!r}; read it with "
+                "ExtractionResult.read_parquet(path), or pandas.read_parquet(path) and "
+                "DataFrame.to_csv for a CSV copy",
+            )
         cohort = Cohort.read(manifest)
         result = run_extract(
             cohort,

@@ -56,6 +56,12 @@ def check_file_complete(path: Path, what: str) -> None:
     """Raise when the file's data is shorter than its header promises (or, for NIfTI, holds
     NaN / inf voxels, which ITK would read as 0); a missing detached data file is named."""
     name = path.name.lower()
+    if path.is_file() and path.stat().st_size == 0:
+        raise ImageReadError(
+            f"the {what} file is empty (0 bytes)",
+            path=path,
+            fix=_INCOMPLETE_FIX,
+        )
     if name.endswith((".nii", ".nii.gz")):
         _check_nifti(path, what)
     elif name.endswith((".mha", ".mhd")):
@@ -104,6 +110,8 @@ def _check_nifti(path: Path, what: str) -> None:
     try:
         with _open_maybe_gzip(path) as fh:
             head = fh.read(540)
+            if len(head) < 348:
+                raise EOFError(f"the file ends after {len(head)} bytes, inside its header")
             header = _nifti_header(head)
             if header is None:
                 return
@@ -133,8 +141,7 @@ def _check_nifti(path: Path, what: str) -> None:
             got += len(pending)
     except EOFError as exc:
         raise ImageReadError(
-            f"the {what} file is incomplete: its compressed data ends early ({exc}); the "
-            "reader would fill the rest with zeros",
+            f"the {what} file is incomplete ({exc}): it was cut short",
             path=path,
             fix=_INCOMPLETE_FIX,
         ) from exc
