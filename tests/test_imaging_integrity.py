@@ -250,3 +250,22 @@ def test_empty_file_and_cut_header(tmp_path):
     path.write_bytes(path.read_bytes()[:200])  # cut inside the 348-byte header
     with pytest.raises(ImageReadError, match="incomplete .*inside its header"):
         read_image(path)
+
+
+@pytest.mark.parametrize("ext", [".nii", ".nii.gz"])
+def test_integer_nifti_damage_found_from_size_or_on_read_failure(tmp_path, ext):
+    """Integer NIfTI is checked from its size (gzip trailer); a block damaged inside the
+    compressed stream makes ITK fail, and the thorough check then says what is wrong."""
+    ct = sitk.Cast(_ct(), sitk.sitkInt16)
+    path = write_image(ct, tmp_path / f"ct{ext}")
+    assert read_image(path).GetPixelID() == sitk.sitkInt16
+    good = path.read_bytes()
+    path.write_bytes(good[: len(good) - 100])
+    with pytest.raises(ImageReadError, match="incomplete"):
+        read_image(path)
+    if ext == ".nii.gz":
+        data = bytearray(good)
+        data[len(data) // 2 : len(data) // 2 + 64] = bytes(64)
+        path.write_bytes(bytes(data))
+        with pytest.raises(ImageReadError, match="damaged|incomplete"):
+            read_image(path)

@@ -52,9 +52,14 @@ _INCOMPLETE_FIX = (
 )
 
 
-def check_file_complete(path: Path, what: str) -> None:
+def check_file_complete(path: Path, what: str, *, thorough: bool = False) -> None:
     """Raise when the file's data is shorter than its header promises (or, for NIfTI, holds
-    NaN / inf voxels, which ITK would read as 0); a missing detached data file is named."""
+    NaN / inf voxels, which ITK would read as 0); a missing detached data file is named.
+
+    An integer NIfTI is checked from its size alone (``.nii``: the file's size; ``.nii.gz``:
+    the uncompressed size in the gzip trailer, which a truncated file lacks) unless
+    ``thorough``; float NIfTI data, and any file whose trailer disagrees, is decompressed and
+    counted (and scanned for NaN / inf)."""
     name = path.name.lower()
     if path.is_file() and path.stat().st_size == 0:
         raise ImageReadError(
@@ -63,7 +68,7 @@ def check_file_complete(path: Path, what: str) -> None:
             fix=_INCOMPLETE_FIX,
         )
     if name.endswith((".nii", ".nii.gz")):
-        _check_nifti(path, what)
+        _check_nifti(path, what, thorough)
     elif name.endswith((".mha", ".mhd")):
         _check_metaimage(path, what)
     elif name.endswith(".nhdr"):
@@ -106,7 +111,22 @@ def _nifti_header(head: bytes):
     return vox_offset, n_voxels, int(bitpix), int(datatype), order
 
 
-def _check_nifti(path: Path, what: str) -> None:
+def _size_says_complete(path: Path, gzipped: bool, total: int) -> bool:
+    """Whether the file's size (or a gzip file's trailer, ISIZE: the uncompressed size modulo
+    2**32) shows ``total`` bytes of header and data. A truncated gzip file has no trailer: its
+    last 4 bytes are compressed data, equal to the size by chance only (2**-32)."""
+    size = path.stat().st_size
+    if not gzipped:
+        return size >= total
+    if size < 18:
+        return False
+    with open(path, "rb") as fh:
+        fh.seek(-4, 2)
+        isize = struct.unpack("<I", fh.read(4))[0]
+    return isize == total % (1 << 32)
+
+
+def _check_nifti(path: Path, what: str, thorough: bool = False) -> None:
     try:
         with _open_maybe_gzip(path) as fh:
             head = fh.read(540)
@@ -118,6 +138,9 @@ def _check_nifti(path: Path, what: str) -> None:
             vox_offset, n_voxels, bitpix, datatype, order = header
             expected = n_voxels * bitpix // 8
             kind = _NIFTI_FLOATS.get(datatype)
+            gzipped = isinstance(fh, gzip.GzipFile)
+            if not (thorough or kind) and _size_says_complete(path, gzipped, vox_offset + expected):
+                return  # integer voxels (no NaN possible), all bytes present
             dtype = np.dtype(f"{order}{kind[0]}{kind[1]}") if kind else None
             if len(head) < vox_offset:
                 head += fh.read(vox_offset - len(head))

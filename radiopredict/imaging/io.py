@@ -75,6 +75,8 @@ def _read_sitk(path: Path, what: str) -> sitk.Image:
     try:
         image = sitk.ReadImage(str(path))
     except RuntimeError as exc:
+        # ITK says "Unable to determine ImageIO reader" for a damaged file: say what is wrong
+        _integrity.check_file_complete(path, what, thorough=True)
         raise ImageReadError(
             f"cannot read the {what}: {dicom._first_line(exc)}",
             path=path,
