@@ -694,11 +694,15 @@ class Cohort:
             try:
                 mask = read_mask(case.mask, reference=image, label=case.label)
             except GeometryMismatchError as exc:
+                frame = "Frame of Reference" in exc.problem  # another scan: resampling is wrong
                 add(
                     pid,
                     "mask",
                     f"image/mask geometry mismatch: {exc.problem}",
-                    "resample the mask onto the image, or pass on_mismatch='resample' when reading",
+                    exc.fix
+                    if frame and exc.fix
+                    else "resample the mask onto the image, or pass on_mismatch='resample' "
+                    "when reading",
                 )
                 continue
             except LabelNotFoundError as exc:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 
 import numpy as np
+import pandas as pd
 import pydicom
 import pytest
 import SimpleITK as sitk
@@ -218,6 +219,15 @@ def test_rtstruct_from_another_frame_of_reference_is_refused(phantom, tmp_path):
         read_mask(path, reference=ct, label="GTV-1")
     assert other in str(info.value)
     assert read_mask(phantom["rtstruct"], reference=ct, label="GTV-1") is not None
+    # validate reports it with its own fix (pair it with its series), not "resample"
+    from radiopredict import Cohort
+
+    table = pd.DataFrame(
+        {"patient_id": ["p1"], "image": [str(phantom["series"])], "mask": [str(path)]}
+    ).assign(label="GTV-1")
+    problems = Cohort.from_dataframe(table).validate()
+    assert problems["problem"].str.contains("Frame of Reference").any()
+    assert problems["fix"].str.contains("series it was drawn on").all()
 
 
 def test_seg_from_another_frame_of_reference_is_refused(phantom, tmp_path):
