@@ -547,7 +547,7 @@ class Cohort:
             num = pd.to_numeric(present, errors="coerce")
             bad = present[num.isna()]
             n_num = int(num.notna().sum())
-            if not len(bad) or n_num < max(2, 4 * len(bad)):
+            if not len(bad) or n_num < max(2, len(bad) + 1):
                 continue  # a text column (or mostly text): categories, nothing to report
             for pid, value in bad.items():
                 add(

@@ -88,6 +88,7 @@ def test_non_finite_voxels_are_found_in_every_format(tmp_path, ext, bad):
     with pytest.raises(ImageReadError, match="1 NaN or infinite voxel") as info:
         read_image(path)
     assert "replace the NaN" in str(info.value)
+    assert r"(x, y, z) = (4, 3, 2)" in str(info.value)
 
 
 def test_nifti_nan_voxels_would_be_read_as_zero_by_itk(tmp_path):

@@ -85,7 +85,7 @@ def _open_maybe_gzip(path: Path):
 
 
 def _nifti_header(head: bytes):
-    """``(vox_offset, n_voxels, bitpix, datatype, byte order)`` or None when not NIfTI-1/-2."""
+    """``(vox_offset, shape, bitpix, datatype, byte order)`` or None when not NIfTI-1/-2."""
     if len(head) < 348:
         return None
     for order in "<>":
@@ -107,8 +107,8 @@ def _nifti_header(head: bytes):
     ndim = int(dim[0])
     if not 1 <= ndim <= 7 or any(d <= 0 for d in dim[1 : ndim + 1]) or bitpix <= 0:
         return None  # malformed: SimpleITK reports it
-    n_voxels = int(np.prod([int(d) for d in dim[1 : ndim + 1]], dtype=np.int64))
-    return vox_offset, n_voxels, int(bitpix), int(datatype), order
+    shape = tuple(int(d) for d in dim[1 : ndim + 1])
+    return vox_offset, shape, int(bitpix), int(datatype), order
 
 
 def _size_says_complete(path: Path, gzipped: bool, total: int) -> bool:
@@ -135,7 +135,8 @@ def _check_nifti(path: Path, what: str, thorough: bool = False) -> None:
             header = _nifti_header(head)
             if header is None:
                 return
-            vox_offset, n_voxels, bitpix, datatype, order = header
+            vox_offset, shape, bitpix, datatype, order = header
+            n_voxels = int(np.prod(shape, dtype=np.int64))
             expected = n_voxels * bitpix // 8
             kind = _NIFTI_FLOATS.get(datatype)
             gzipped = isinstance(fh, gzip.GzipFile)
@@ -177,7 +178,9 @@ def _check_nifti(path: Path, what: str, thorough: bool = False) -> None:
     if got < expected:
         _raise_truncated(path, what, got, expected)
     if nonfinite:
-        _raise_nonfinite(path, what, nonfinite, n_voxels, f"voxel number {first} of the file")
+        index = np.unravel_index(first, shape, order="F")  # NIfTI stores x fastest
+        where = "voxel (x, y, z) = (" + ", ".join(str(int(i)) for i in index[:3]) + ")"
+        _raise_nonfinite(path, what, nonfinite, n_voxels, where)
 
 
 def _raise_truncated(path: Path, what: str, got: int, expected: int) -> None:
