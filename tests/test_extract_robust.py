@@ -158,9 +158,21 @@ def test_leftover_temporary_files_are_cleaned_and_never_counted(tmp_path):
     old = time.time() - 3600
     os.utime(stale, (old, old))
     assert len(cache) == 1
-    reopened = FeatureCache(tmp_path / "cache")
+    assert cache.clean() == 1
     assert not stale.exists() and fresh.exists()
-    assert len(reopened) == 1
+    assert len(cache) == 1
+
+
+def test_extract_cleans_leftover_temporary_files(folder, tmp_path):
+    cache = tmp_path / "cache"
+    (cache / "00").mkdir(parents=True)
+    stale = cache / "00" / ".tmp-killed.json"
+    stale.write_text('{"features": {"x"')
+    old = time.time() - 3600
+    os.utime(stale, (old, old))
+    extract(Cohort.read(folder / "manifest.csv"), SETTINGS, cache_dir=cache, progress=False)
+    assert not stale.exists()
+    assert len(FeatureCache(cache)) == 3
 
 
 def test_damaged_cache_entry_is_recomputed(folder, tmp_path):

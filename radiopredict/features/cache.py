@@ -83,14 +83,13 @@ class FeatureCache:
     ----------
     root
         Cache folder (created when missing). Safe to share between processes and runs.
-        Temporary files left by interrupted writes (older than :data:`STALE_TEMP_SECONDS`, so
-        that another process's write in progress is left alone) are removed on opening.
+        Temporary files of interrupted writes are never counted as entries; :meth:`clean`
+        (which cohort extraction calls once per run) removes them.
     """
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
-        self.clean()
 
     def _path(self, key: str) -> Path:
         return self.root / key[:2] / f"{key}.json"
@@ -146,8 +145,8 @@ class FeatureCache:
             raise
 
     def clean(self, older_than: float = STALE_TEMP_SECONDS) -> int:
-        """Remove temporary files of interrupted writes older than ``older_than`` seconds;
-        returns how many were removed."""
+        """Remove temporary files of interrupted writes older than ``older_than`` seconds (so
+        that another process's write in progress is left alone); returns how many."""
         now = time.time()
         removed = 0
         for tmp in self.root.glob("*/.tmp-*"):

@@ -342,7 +342,7 @@ def extract(
         from radiopredict.features.cache import FeatureCache
 
         check_writable_folder(cache_dir, "cache folder")
-        FeatureCache(cache_dir)  # removes temporary files of interrupted writes
+        FeatureCache(cache_dir).clean()  # temporary files of interrupted writes
     eng = get_engine(engine, settings)
 
     # group the cases of one image: every filter then runs once for all its labels and masks
