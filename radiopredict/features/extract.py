@@ -317,7 +317,19 @@ def extract(
     Returns
     -------
     ExtractionResult
-        ``features`` (rows in cohort order), ``failures`` and ``provenance``.
+        ``features`` (rows in cohort order), ``failures``, ``undefined`` (every (case,
+        feature) that could not be computed, with its reason) and ``provenance``.
+
+    Raises
+    ------
+    ManifestError
+        Before any work: no case, or two cases with the same key
+        ``(patient_id, modality, timepoint, label)``.
+    OutputPathError
+        Before any work: ``cache_dir`` is a file or cannot be written. (A cache write that
+        fails during the run only warns: the case keeps its features.)
+    FeatureComputationError
+        ``on_error="raise"`` and a case failed.
 
     Examples
     --------
