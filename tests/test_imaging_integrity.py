@@ -280,3 +280,18 @@ def test_integer_nifti_damage_found_from_size_or_on_read_failure(tmp_path, ext):
         path.write_bytes(bytes(data))
         with pytest.raises(ImageReadError, match="damaged|incomplete"):
             read_image(path)
+
+
+def test_truncated_dicom_slice_is_named(phantom, tmp_path):
+    import shutil
+
+    series = tmp_path / "series"
+    shutil.copytree(phantom["series"], series)
+    shutil.copy(phantom["rtstruct"], series / "rtstruct.dcm")  # a non-image object beside
+    victim = sorted(series.glob("DCM_IMG_*.dcm"))[29]
+    data = victim.read_bytes()
+    victim.write_bytes(data[: len(data) - 1000])
+    with pytest.raises(ImageReadError, match="missing or duplicated") as info:
+        read_image(series)
+    assert victim.name in str(info.value)
+    assert "rtstruct.dcm" not in str(info.value)

@@ -248,12 +248,43 @@ def _check_slice_spacing(
     bad = np.abs(gaps - med) > 0.01 * max(med, 1e-6) + 1e-3
     if med <= 0 or bad.any():
         where = ", ".join(f"{g:.4g} mm" for g in gaps[bad][:5])
+        unread = _unreadable_dicom_files(folder)
+        damaged = (
+            f"; {len(unread)} DICOM file(s) of the folder could not be read (damaged or "
+            f"truncated?): {', '.join(unread[:5])}"
+            if unread
+            else ""
+        )
         raise ImageReadError(
             f"DICOM series {info.series_uid} has unevenly spaced slices (usual gap {med:.4g} mm, "
-            f"but also {where or 'zero gaps'}): a slice is missing or duplicated",
+            f"but also {where or 'zero gaps'}): a slice is missing or duplicated{damaged}",
             path=folder,
-            fix="restore the complete series (or remove duplicate files) before reading",
+            fix="restore the complete series (copy the damaged files again, or remove "
+            "duplicate files) before reading",
         )
+
+
+def _unreadable_dicom_files(folder: Path) -> list[str]:
+    """Names of the DICOM files (``DICM`` magic) of ``folder`` that belong to no series GDCM
+    could read: files cut short or damaged, which GDCM leaves out of the series silently."""
+    reader = sitk.ImageSeriesReader()
+    with _quiet_itk():
+        listed = {
+            Path(f).name
+            for uid in reader.GetGDCMSeriesIDs(str(folder))
+            for f in reader.GetGDCMSeriesFileNames(str(folder), uid)
+        }
+    out = []
+    for p in sorted(folder.iterdir()):
+        if not p.is_file() or p.name in listed or not is_dicom_file(p):
+            continue
+        try:
+            if dicom_modality(p) in _NON_IMAGE_MODALITIES:
+                continue  # an RTSTRUCT, SEG... beside the slices: not part of the series
+        except Exception:  # not even its header reads
+            pass
+        out.append(p.name)
+    return out
 
 
 def _first_line(exc: BaseException) -> str:
