@@ -84,7 +84,22 @@ def validate(
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(code=1) from None
     if out is not None:
-        problems.to_csv(out, index=False)
+        from radiopredict._outputs import write_or_keep
+
+        def write(path: Path) -> Path:
+            problems.to_csv(path, index=False)
+            return path
+
+        try:
+            written, error = write_or_keep(write, out, "problem table")
+        except RadiopredictError as exc:
+            console.print(f"[red]error:[/red] {exc}")
+            raise typer.Exit(code=1) from None
+        if error is not None:
+            console.print(
+                f"[red]error:[/red] cannot write {str(out)!r} ({error}); the problem table "
+                f"was written to {str(written)!r}"
+            )
     if len(problems):
         console.print(_problems_table(problems))
         raise typer.Exit(code=1)
