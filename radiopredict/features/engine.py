@@ -218,11 +218,21 @@ def features_many_as_dicts(
     settings: FeatureSettings,
     *,
     spacing: tuple[float, float, float] | None = None,
+    not_computed: list[dict[str, str]] | None = None,
 ) -> list[dict[str, float] | Exception]:
     """:func:`compute_features_many` as plain ``{tag: value}`` dicts (finite values only), for
-    callers that build their own tables (the cohort engines): no Series per ROI."""
+    callers that build their own tables (the cohort engines): no Series per ROI.
+    ``not_computed``: a list, filled with each ROI's ``{tag or family: reason}`` (what
+    ``series.attrs["not_computed"]`` holds; empty for an ROI that failed)."""
     states = _compute_states(items, settings, spacing, None)
-    return [st if isinstance(st, Exception) else (st.error or st.features()) for st in states]
+    out: list[dict[str, float] | Exception] = []
+    for st in states:
+        res = st if isinstance(st, Exception) else (st.error or st.features())
+        out.append(res)
+        if not_computed is not None:
+            failed = isinstance(res, Exception)
+            not_computed.append({} if failed else dict(st.not_computed))
+    return out
 
 
 def _compute_states(items, settings: FeatureSettings, spacing, patient) -> list:

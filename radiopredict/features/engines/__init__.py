@@ -134,7 +134,9 @@ class NativeEngine:
             "original": self.original,
         }
 
-    def compute(self, image, items):
+    def compute(self, image, items, *, not_computed: list[dict[str, str]] | None = None):
+        """Features of each (mask, label) item of ``image`` (a dict, or the item's error);
+        ``not_computed``: a list, filled with each item's ``{tag or family: reason}``."""
         import SimpleITK as sitk
 
         from radiopredict.features.engine import features_many_as_dicts
@@ -159,6 +161,7 @@ class NativeEngine:
         results: list[Any] = [r if isinstance(r, Exception) else None for r in rois]
         good = [i for i, r in enumerate(rois) if not isinstance(r, Exception)]
         feats: dict[int, dict[str, float]] = {i: {} for i in good}
+        undefined: dict[int, dict[str, str]] = {i: {} for i in good}
 
         # With cut-outs, every (ROI, image type) pair of the image goes into one batch, so the
         # texture families build and evaluate their matrices together; the cut-outs of a
@@ -169,16 +172,18 @@ class NativeEngine:
         owner: list[tuple[int, str]] = []
 
         def flush() -> None:
-            out = features_many_as_dicts(batch, self.settings, spacing=spacing_zyx)
-            for (i, prefix), vals in zip(owner, out, strict=True):
+            why: list[dict[str, str]] = []
+            out = features_many_as_dicts(
+                batch, self.settings, spacing=spacing_zyx, not_computed=why
+            )
+            for (i, prefix), vals, reasons in zip(owner, out, why, strict=True):
                 if results[i] is not None:
                     continue
                 if isinstance(vals, Exception):
                     results[i] = vals
-                elif prefix:
-                    feats[i].update({f"{prefix}{k}": v for k, v in vals.items()})
                 else:
-                    feats[i].update(vals)
+                    feats[i].update({f"{prefix}{k}": v for k, v in vals.items()})
+                    undefined[i].update({f"{prefix}{k}": r for k, r in reasons.items()})
             batch.clear()
             owner.clear()
 
@@ -212,6 +217,8 @@ class NativeEngine:
                     owner.append((i, f"{spec.name}__"))
                 del response
         flush()
+        if not_computed is not None:
+            not_computed.extend(undefined.get(i, {}) for i in range(len(items)))
         return [results[i] if results[i] is not None else feats[i] for i in range(len(items))]
 
 
