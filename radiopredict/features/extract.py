@@ -17,7 +17,6 @@ from typing import Any, Literal
 import pandas as pd
 
 from radiopredict._provenance import library_versions
-from radiopredict._version import __version__
 from radiopredict.errors import (
     ConfigError,
     FeatureComputationError,
