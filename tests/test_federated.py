@@ -172,3 +172,20 @@ def test_dp_noise_costs_accuracy(study):
     km1 = noisy.validation.km["survival"].to_numpy()
     assert 0 < np.max(np.abs(km0 - km1)) < 0.2  # noise changes the curve, boundedly
     assert np.allclose(noisy.cox.coef, exact.cox.coef)  # the model itself is untouched
+
+
+def test_study_model_bundle_round_trip(study, tmp_path):
+    from radiopredict.bundle import load_bundle
+    from radiopredict.federated.outputs import save_study_model
+    from radiopredict.study import StudyModel
+
+    sites, _, result, _, _ = study
+    path = save_study_model(tmp_path / "bundle", result)
+    model = StudyModel.load(path)
+    assert model.columns_ == [*result.kept, "batch"]
+    X = sites[0].features[result.kept].fillna(0.0).assign(batch=sites[0].batch)
+    expected = model_pipeline(result).predict(X)
+    assert np.allclose(model.pipeline_.predict(X), expected)
+    assert np.allclose(load_bundle(path).model.predict(X), expected)
+    dev = model.development_
+    assert dev["reference"].startswith("SYNTHETIC") and dev["federated"]["sites"] == result.sites
