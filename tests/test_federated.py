@@ -189,3 +189,26 @@ def test_study_model_bundle_round_trip(study, tmp_path):
     assert np.allclose(load_bundle(path).model.predict(X), expected)
     dev = model.development_
     assert dev["reference"].startswith("SYNTHETIC") and dev["federated"]["sites"] == result.sites
+
+
+def test_cli_lists_federated_commands():
+    from typer.testing import CliRunner
+
+    from radiopredict.cli import app
+
+    out = CliRunner().invoke(app, ["federated", "--help"])
+    assert out.exit_code == 0
+    for command in ("server", "site", "simulate"):
+        assert command in out.output
+
+
+def test_cli_simulate_needs_two_sites(tmp_path):
+    from typer.testing import CliRunner
+
+    from radiopredict.cli import app
+
+    (tmp_path / "a.csv").write_text("patient_id,time,event\n")
+    out = CliRunner().invoke(
+        app, ["federated", "simulate", "--sites", str(tmp_path / "a.csv"), "--out", str(tmp_path)]
+    )
+    assert out.exit_code != 0 and "at least two sites" in out.output
