@@ -3,26 +3,65 @@
 ``run_tasks(func, items)`` runs ``func(item)`` for every item and returns the results in the
 order of ``items``, serially, in joblib worker processes, or on a Dask distributed cluster, with
 an optional progress bar. Results must be picklable for the parallel back-ends.
+
+Progress is shown one way everywhere: a transient `rich <https://rich.readthedocs.io>`_ bar,
+switched by a ``progress=`` keyword (:func:`track` for loops, :func:`run_tasks` for tasks).
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from radiopredict.errors import ConfigError
 
-__all__ = ["run_tasks"]
+__all__ = ["run_tasks", "track", "resolve_progress"]
 
 
-def _progress_bar(total: int, description: str, enabled: bool):
+def track(
+    iterable: Iterable[Any], *, total: int | None = None, description: str = "", enabled=True
+) -> Iterable[Any]:
+    """Wrap ``iterable`` in a transient rich progress bar when ``enabled``."""
     if not enabled:
-        return None
-    try:
-        from tqdm.auto import tqdm
-    except ImportError:  # tqdm is a dependency of several of ours; degrade to no bar
-        return None
-    return tqdm(total=total, desc=description or "tasks", leave=False)
+        return iterable
+    from rich.progress import track as rich_track
+
+    return rich_track(iterable, total=total, description=description or "working", transient=True)
+
+
+def resolve_progress(progress: bool, progress_bar: bool | None, *, where: str) -> bool:
+    """The ``progress=`` switch, honouring the deprecated ``progress_bar=`` keyword."""
+    if progress_bar is None:
+        return bool(progress)
+    warnings.warn(
+        f"{where}(progress_bar=...) is deprecated; use progress=... (the one keyword of every "
+        "stage)",
+        DeprecationWarning,
+        stacklevel=3,
+    )
+    return bool(progress_bar)
+
+
+class _Bar:
+    """A rich progress bar over a known number of tasks."""
+
+    def __init__(self, total: int, description: str) -> None:
+        from rich.progress import Progress
+
+        self._progress = Progress(transient=True)
+        self._task = self._progress.add_task(description or "tasks", total=total)
+        self._progress.start()
+
+    def update(self, n: int) -> None:
+        self._progress.advance(self._task, n)
+
+    def close(self) -> None:
+        self._progress.stop()
+
+
+def _progress_bar(total: int, description: str, enabled: bool) -> _Bar | None:
+    return _Bar(total, description) if enabled else None
 
 
 def run_tasks(
@@ -49,7 +88,7 @@ def run_tasks(
         ``"joblib"``, ``"dask"`` (the current ``distributed`` client, or a local one) or a
         ``distributed.Client`` instance.
     progress
-        Show a progress bar (tqdm).
+        Show a progress bar (rich).
     description
         Label of the progress bar.
 
