@@ -29,3 +29,15 @@ def shared_data() -> Path:
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return ROOT
+
+
+def pytest_collection_modifyitems(config, items):
+    """Slow tests show warnings instead of failing on them.
+
+    ``filterwarnings = error`` (pyproject.toml, with the accepted warnings listed there) was
+    checked on the fast suite; the slow tests were not all run under it yet, so they keep
+    Python's default warning display until they are.
+    """
+    for item in items:
+        if item.get_closest_marker("slow") is not None:
+            item.add_marker(pytest.mark.filterwarnings("default"))
