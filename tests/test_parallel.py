@@ -29,3 +29,22 @@ def test_old_progress_keyword_still_works_with_a_deprecation_warning():
     assert resolve_progress(True, None, where="f") is True
     with pytest.warns(DeprecationWarning, match=r"f\(progress_bar=...\) is deprecated"):
         assert resolve_progress(True, False, where="f") is False
+
+
+@pytest.mark.parametrize(("n_jobs", "executor"), [(1, None), (2, None), (1, "dask")])
+def test_iter_tasks_streams_every_result_once(n_jobs, executor):
+    from radiopredict.parallel import iter_tasks, starred
+
+    if executor == "dask":
+        pytest.importorskip("distributed")
+    got = dict(iter_tasks(starred(operator.add), [(i, 10) for i in range(6)], n_jobs, executor))
+    assert got == {i: i + 10 for i in range(6)}
+
+
+def test_iter_tasks_checks_the_executor_before_running():
+    from radiopredict.parallel import iter_tasks
+
+    calls = []
+    with pytest.raises(ConfigError, match="unknown executor"):
+        iter_tasks(calls.append, [1, 2], executor="spark")
+    assert calls == []
