@@ -267,7 +267,7 @@ def test_native_engine_scattered_labels_equal_whole_image(
     from radiopredict.errors import LabelNotFoundError
     from radiopredict.features import FeatureSettings, compute_features
     from radiopredict.features.engines import NativeEngine
-    from radiopredict.features.engines import pyradiomics as backend
+    from radiopredict.features.engines import _crop as backend
     from radiopredict.features.filters import FilterSpec, apply_filter
 
     groups_used = []

@@ -118,14 +118,12 @@ def as_arrays(
 
 def check_grid(image: Any, mask: Any, *, patient: str | None = None) -> None:
     """Raise :class:`~radiopredict.errors.GeometryMismatchError` when two SimpleITK images do
-    not share one grid (size, spacing to 1e-4 mm, origin to 1e-3 mm)."""
-    problems = []
-    if mask.GetSize() != image.GetSize():
-        problems.append(f"size {mask.GetSize()} != {image.GetSize()}")
-    if not np.allclose(mask.GetSpacing(), image.GetSpacing(), atol=1e-4):
-        problems.append(f"spacing {mask.GetSpacing()} != {image.GetSpacing()}")
-    if not np.allclose(mask.GetOrigin(), image.GetOrigin(), atol=1e-3):
-        problems.append(f"origin {mask.GetOrigin()} != {image.GetOrigin()}")
+    not share one grid: size, spacing, origin and direction, by the one rule of
+    :func:`radiopredict.imaging.geometry_differences` (the rule :func:`~radiopredict.read_mask`
+    applies)."""
+    from radiopredict.imaging.geometry import geometry_differences
+
+    problems = geometry_differences(mask, image)
     if problems:
         raise GeometryMismatchError(
             "image and mask grids differ: " + "; ".join(problems),

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -23,6 +22,7 @@ from radiopredict.errors import (
     ManifestError,
     RadiopredictError,
 )
+from radiopredict.parallel import iter_tasks, starred
 
 __all__ = ["ExtractionResult", "extract", "FAILURE_COLUMNS", "INDEX_NAMES", "UNDEFINED_COLUMNS"]
 
@@ -233,47 +233,6 @@ def _split_finite(res, why) -> tuple[dict[str, float], dict[str, str]]:
     return features, undefined
 
 
-# -- executors -------------------------------------------------------------------------------
-def _iter_serial(func: Callable, tasks: Sequence[tuple]) -> Iterator[tuple[int, Any]]:
-    for idx, args in enumerate(tasks):
-        yield idx, func(*args)
-
-
-def _iter_joblib(func, tasks, n_jobs) -> Iterator[tuple[int, Any]]:
-    from joblib import Parallel, delayed
-
-    def indexed(idx, *args):
-        return idx, func(*args)
-
-    par = Parallel(n_jobs=n_jobs, return_as="generator_unordered")
-    yield from par(delayed(indexed)(i, *args) for i, args in enumerate(tasks))
-
-
-def _iter_dask(func, tasks, executor, n_jobs) -> Iterator[tuple[int, Any]]:
-    from radiopredict._optional import optional_import
-
-    distributed = optional_import("distributed", extra="dask", purpose="Dask execution")
-    own = None
-    client = executor
-    if isinstance(executor, str):
-        try:
-            client = distributed.get_client()
-        except ValueError:
-            cluster = distributed.LocalCluster(
-                n_workers=max(1, n_jobs), threads_per_worker=1, processes=True
-            )
-            client = own = distributed.Client(cluster)
-    try:
-        futures = {client.submit(func, *args, pure=False): i for i, args in enumerate(tasks)}
-        for fut in distributed.as_completed(futures):
-            yield futures[fut], fut.result()
-    finally:
-        if own is not None:
-            cluster = own.cluster
-            own.close()
-            cluster.close()
-
-
 # -- main entry point ------------------------------------------------------------------------
 def extract(
     cohort,
@@ -365,19 +324,9 @@ def extract(
     ]
     members = list(groups.values())
 
-    if executor is None or executor == "joblib":
-        stream = (
-            _iter_serial(_run_group, tasks)
-            if n_jobs == 1
-            else _iter_joblib(_run_group, tasks, n_jobs)
-        )
-    elif executor == "dask" or hasattr(executor, "submit"):
-        stream = _iter_dask(_run_group, tasks, executor, n_jobs)
-    else:
-        raise ConfigError(
-            f"unknown executor {executor!r}",
-            fix="use None, 'joblib', 'dask' or a dask.distributed Client",
-        )
+    if executor == "joblib" and n_jobs == 1:
+        executor = None  # one job: serial, as before
+    stream = iter_tasks(starred(_run_group), tasks, n_jobs=n_jobs, executor=executor)
 
     results: list[dict[str, Any] | None] = [None] * len(cases)
     bar = _progress(progress, len(cases))
