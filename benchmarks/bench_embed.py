@@ -57,13 +57,11 @@ def main() -> None:
         shutil.rmtree(cache, ignore_errors=True)
         t0 = time.perf_counter()
         table = extract_embeddings(
-            cohort, enc, crop, cache_dir=cache, device=args.device, progress_bar=False
+            cohort, enc, crop, cache_dir=cache, device=args.device, progress=False
         )
         cold = time.perf_counter() - t0
         t0 = time.perf_counter()
-        extract_embeddings(
-            cohort, enc, crop, cache_dir=cache, device=args.device, progress_bar=False
-        )
+        extract_embeddings(cohort, enc, crop, cache_dir=cache, device=args.device, progress=False)
         warm = time.perf_counter() - t0
         results[name] = {
             "dim": table.shape[1],

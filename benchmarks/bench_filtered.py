@@ -21,6 +21,7 @@ Everything runs on one thread (``OMP_NUM_THREADS=1`` and friends are set before 
 imported; SimpleITK limited to 1 thread). Usage::
 
     nice .venv/bin/python benchmarks/bench_filtered.py [--repeats 3] [--flash-python PY]
+    nice .venv/bin/python benchmarks/bench_filtered.py --profile brain1   # cProfile, native
 
 Writes ``filtered.md`` and ``filtered.csv`` to ``--out`` (default ``benchmarks/results``).
 """
@@ -104,6 +105,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     ap.add_argument("--flash-python", default=None)
     ap.add_argument("--cases", default=",".join(CASES))
+    ap.add_argument(
+        "--profile",
+        metavar="CASE",
+        default=None,
+        help="only profile the native engine on CASE with cProfile (top 25 by cumulative time)",
+    )
     args = ap.parse_args(argv)
 
     import numpy as np
@@ -130,6 +137,17 @@ def main(argv: list[str] | None = None) -> None:
         for r in SUBBANDS
     ]
     native = NativeEngine(settings, filters=filters)
+    if args.profile:
+        import cProfile
+        import pstats
+
+        img = str(src / f"{args.profile}_image.nrrd")
+        items = [(src / f"{args.profile}_label.nrrd", 1)]
+        native.compute(img, items)  # warm-up
+        prof = cProfile.Profile()
+        prof.runcall(native.compute, img, items)
+        pstats.Stats(prof).sort_stats("cumulative").print_stats(25)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         params = Path(tmp) / "params.yaml"
         params.write_text(PARAMS)

@@ -93,7 +93,7 @@ def main() -> None:
                 num_threads=args.threads,
             ),
             preprocessing=prep,
-            progress_bar=False,
+            progress=False,
         )
         results["train_cpu_s"] = round(time.process_time() - c0, 1)
         results["train_wall_s"] = round(time.perf_counter() - w0, 1)
@@ -103,7 +103,7 @@ def main() -> None:
         model.save(args.out / "unet")
         c0, w0 = time.process_time(), time.perf_counter()
         pred = predict_masks(
-            test, model, args.out / "pred", device=args.device, progress_bar=False, overwrite=True
+            test, model, args.out / "pred", device=args.device, progress=False, overwrite=True
         )
         results["predict_wall_s_per_case"] = round((time.perf_counter() - w0) / len(test), 2)
         results["predict_cpu_s_per_case"] = round((time.process_time() - c0) / len(test), 2)

@@ -78,25 +78,25 @@ m = train_unet(train, UNetConfig(base_filters=16, depth=3),
                              steps_per_epoch=20 if not DRY else 2, patience=6, device=CUDA, seed=0,
                              time_budget_s=60),
                preprocessing=Preprocessing(intensity="window", window=(-300.0, 400.0)),
-               progress_bar=False)
+               progress=False)
 res["train_cuda_s"] = round(time.perf_counter() - t0, 1)
 res["train_epochs"] = len(m.history)
-pred = predict_masks(test, m, out / "pred", device=CUDA, progress_bar=False, overwrite=True)
+pred = predict_masks(test, m, out / "pred", device=CUDA, progress=False, overwrite=True)
 res["heldout_dice_mean"] = round(float(qc_table(pred, reference=test)["dice"].mean()), 4)
 
 # 4. embeddings on CUDA vs CPU (ResNet + U-Net encoder)
 from radiopredict.embed import CropSettings, ResNetEncoder, UNetEncoder, extract_embeddings
 crop = CropSettings(size_mm=(64.0,) * 3, shape=(32, 32, 32))
 enc = ResNetEncoder(seed=0)
-extract_embeddings(cohort.subset(ids[:2]), enc, crop, device=CUDA, progress_bar=False)
+extract_embeddings(cohort.subset(ids[:2]), enc, crop, device=CUDA, progress=False)
 t0 = time.perf_counter()
-e_gpu = extract_embeddings(cohort, enc, crop, device=CUDA, progress_bar=False)
+e_gpu = extract_embeddings(cohort, enc, crop, device=CUDA, progress=False)
 res["embed_cases_per_s_cuda"] = round(len(cohort) / (time.perf_counter() - t0), 2)
 t0 = time.perf_counter()
-e_cpu = extract_embeddings(cohort, enc, crop, device="cpu", progress_bar=False)
+e_cpu = extract_embeddings(cohort, enc, crop, device="cpu", progress=False)
 res["embed_cases_per_s_cpu"] = round(len(cohort) / (time.perf_counter() - t0), 2)
 res["embed_cuda_vs_cpu_max_abs_diff"] = float(np.abs(e_gpu.to_numpy() - e_cpu.to_numpy()).max())
-u = extract_embeddings(cohort, UNetEncoder(m), crop, device=CUDA, progress_bar=False)
+u = extract_embeddings(cohort, UNetEncoder(m), crop, device=CUDA, progress=False)
 res["unet_embedding_shape"] = list(u.shape)
 print(json.dumps(res, indent=2))
 (out / "gpu_check.json").write_text(json.dumps(res, indent=2))

@@ -59,11 +59,9 @@ def _settings_rows() -> list[str]:
 
 def render() -> str:
     """The Markdown text of the features page."""
-    from radiopredict.features.families import load_all
     from radiopredict.features.registry import all_features
 
-    load_all()
-    defs = all_features()
+    defs = all_features()  # complete: the registry loads every family on first use
     n_features = sum(d.family != "diagnostics" for d in defs)
     lines = [
         "# Feature reference",

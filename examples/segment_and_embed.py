@@ -54,20 +54,20 @@ def main(out: Path) -> None:
             num_threads=1,
         ),
         preprocessing=Preprocessing(intensity="window", window=(-300.0, 400.0)),
-        progress_bar=False,
+        progress=False,
     )
     print("training history:", [round(h.get("val_dice", float("nan")), 3) for h in model.history])
     model.save(out / "unet")
     model = SegmentationModel.load(out / "unet.json")
 
-    predicted = predict_masks(test, model, out / "pred", num_threads=1, progress_bar=False)
+    predicted = predict_masks(test, model, out / "pred", num_threads=1, progress=False)
     qc = qc_table(predicted, reference=test)
     with pd.option_context("display.width", 160, "display.max_columns", 10):
         print(qc.reset_index()[["patient_id", "volume_mm3", "dice", "hd95_mm", "flags"]])
 
     crop = CropSettings(size_mm=(64.0, 64.0, 64.0), shape=(16, 32, 32))
     unet_emb = extract_embeddings(
-        predicted, UNetEncoder(model), crop, cache_dir=out / "cache", progress_bar=False
+        predicted, UNetEncoder(model), crop, cache_dir=out / "cache", progress=False
     )
     print("U-Net bottleneck embeddings:", unet_emb.shape)
 
@@ -76,9 +76,9 @@ def main(out: Path) -> None:
         crop,
         ResNetConfig(base_width=4, blocks=(1, 1, 1)),
         AutoencoderSettings(epochs=2, batch_size=5, seed=0, num_threads=1),
-        progress_bar=False,
+        progress=False,
     )
-    ae_emb = extract_embeddings(cohort, encoder, crop, progress_bar=False)
+    ae_emb = extract_embeddings(cohort, encoder, crop, progress=False)
     ae_emb.to_csv(out / "embeddings.csv")
     print("autoencoder embeddings:", ae_emb.shape, "->", out / "embeddings.csv")
 

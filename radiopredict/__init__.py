@@ -25,6 +25,7 @@ _LAZY = {
     "make_survival_target": "radiopredict.targets",
     "check_survival_target": "radiopredict.targets",
     "check_binary_target": "radiopredict.targets",
+    "binary_target": "radiopredict.targets",
     "make_synthetic_cohort": "radiopredict.datasets",
     "FeatureSettings": "radiopredict.features",
     "compute_features": "radiopredict.features",

@@ -297,24 +297,12 @@ def _convert(value: Any, tp: Any, label: str, fix: str | None = None) -> Any:
         ) from None
 
 
-def _to_type(value: Any, tp: Any) -> Any:  # noqa: C901 -- one branch per kind of annotation
+def _to_type(value: Any, tp: Any) -> Any:
     if tp is Any or tp is object:
         return value
     origin = typing.get_origin(tp)
     if origin in (typing.Union, types.UnionType):
-        args = typing.get_args(tp)
-        if value is None:
-            if type(None) in args:
-                return None
-            raise _Mismatch(_describe(tp))
-        for arg in args:
-            if arg is type(None):
-                continue
-            try:
-                return _to_type(value, arg)
-            except _Mismatch:
-                continue
-        raise _Mismatch(_describe(tp))
+        return _to_union(value, tp)
     if origin is typing.Literal:
         if value in typing.get_args(tp):
             return value
@@ -325,22 +313,8 @@ def _to_type(value: Any, tp: Any) -> Any:  # noqa: C901 -- one branch per kind o
         if isinstance(value, Mapping):
             return dict(value)
         raise _Mismatch("a mapping")
-    if tp is bool:
-        if isinstance(value, bool) or type(value).__name__ == "bool_":
-            return bool(value)
-        raise _Mismatch("true or false")
-    if tp is int:
-        return _to_int(value)
-    if tp is float:
-        return _to_float(value)
-    if tp is str:
-        if isinstance(value, str):
-            return value
-        raise _Mismatch("a string")
-    if tp is Path:
-        if isinstance(value, str | PathLike):
-            return Path(value)
-        raise _Mismatch("a path")
+    if tp in _SCALARS:
+        return _SCALARS[tp](value)
     if isinstance(tp, type) and issubclass(tp, Settings):
         if isinstance(value, tp):
             return value
@@ -350,6 +324,40 @@ def _to_type(value: Any, tp: Any) -> Any:  # noqa: C901 -- one branch per kind o
     if isinstance(tp, type) and not isinstance(value, tp):
         raise _Mismatch(f"a {tp.__name__}")
     return value
+
+
+def _to_union(value: Any, tp: Any) -> Any:
+    args = typing.get_args(tp)
+    if value is None:
+        if type(None) in args:
+            return None
+        raise _Mismatch(_describe(tp))
+    for arg in args:
+        if arg is type(None):
+            continue
+        try:
+            return _to_type(value, arg)
+        except _Mismatch:
+            continue
+    raise _Mismatch(_describe(tp))
+
+
+def _to_bool(value: Any) -> bool:
+    if isinstance(value, bool) or type(value).__name__ == "bool_":
+        return bool(value)
+    raise _Mismatch("true or false")
+
+
+def _to_str(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    raise _Mismatch("a string")
+
+
+def _to_path(value: Any) -> Path:
+    if isinstance(value, str | PathLike):
+        return Path(value)
+    raise _Mismatch("a path")
 
 
 def _to_tuple(value: Any, tp: Any) -> tuple[Any, ...]:
@@ -392,6 +400,15 @@ def _to_float(value: Any) -> float:
         return float(value)
     except (TypeError, ValueError):
         raise _Mismatch("a number") from None
+
+
+_SCALARS = {
+    bool: _to_bool,
+    int: _to_int,
+    float: _to_float,
+    str: _to_str,
+    Path: _to_path,
+}
 
 
 def _describe(tp: Any) -> str:

@@ -14,12 +14,13 @@ import contextlib
 import hashlib
 import json
 import os
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from radiopredict._optional import optional_import
 from radiopredict.errors import ConfigError, ImageReadError, InputFileNotFoundError
+from radiopredict.parallel import track
 
 __all__ = [
     "require_torch",
@@ -105,13 +106,7 @@ def torch_threads(n: int | None) -> Iterator[None]:
         torch.set_num_threads(old)
 
 
-def progress(iterable: Iterable, *, total: int | None = None, description: str = "", enabled=True):
-    """Wrap ``iterable`` in a rich progress bar when ``enabled``."""
-    if not enabled:
-        return iterable
-    from rich.progress import track
-
-    return track(iterable, total=total, description=description, transient=True)
+progress = track  # the one progress bar (radiopredict.parallel.track)
 
 
 def state_dict_hash(state_dict: Mapping[str, Any]) -> str:

@@ -71,17 +71,35 @@ def validate(
     out: Path | None = typer.Option(None, "--out", help="Write the problem table to this CSV."),
 ) -> None:
     """Validate a manifest; prints every problem and exits with code 1 when there are any."""
+    from radiopredict._outputs import check_output_file
     from radiopredict.cohort import Cohort
     from radiopredict.errors import RadiopredictError
 
     try:
+        if out is not None:  # before reading every image, not after
+            check_output_file(out, "problem table")
         cohort = Cohort.read(manifest)
         problems = cohort.validate(check_files=not no_files, progress=True)
     except RadiopredictError as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(code=1) from None
     if out is not None:
-        problems.to_csv(out, index=False)
+        from radiopredict._outputs import write_or_keep
+
+        def write(path: Path) -> Path:
+            problems.to_csv(path, index=False)
+            return path
+
+        try:
+            written, error = write_or_keep(write, out, "problem table")
+        except RadiopredictError as exc:
+            console.print(f"[red]error:[/red] {exc}")
+            raise typer.Exit(code=1) from None
+        if error is not None:
+            console.print(
+                f"[red]error:[/red] cannot write {str(out)!r} ({error}); the problem table "
+                f"was written to {str(written)!r}"
+            )
     if len(problems):
         console.print(_problems_table(problems))
         raise typer.Exit(code=1)

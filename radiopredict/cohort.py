@@ -109,6 +109,16 @@ def _relative_to(path: Path, base: Path) -> str:
         return str(path)
 
 
+def _id_text(value: Any) -> str | None:
+    """A patient id as text: ``'0001'`` stays ``'0001'``; a number a table reader made of an id
+    (``7.0`` in a float column) becomes ``'7'``."""
+    if _is_missing(value):
+        return None
+    if isinstance(value, (float, np.floating)) and float(value).is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
 def _is_missing(value: Any) -> bool:
     if value is None or value is pd.NA:
         return True
@@ -161,8 +171,15 @@ class Cohort:
         self.root = Path(root).resolve()
         self.source = source
         df = table.copy()
-        df.columns = [str(c).strip() for c in df.columns]
+        df.columns = [str(c).strip().lstrip("\ufeff").strip() for c in df.columns]
         missing = [c for c in ("patient_id", "image") if c not in df.columns]
+        if missing and len(df.columns) == 1 and any(sep in df.columns[0] for sep in ";\t|"):
+            raise ManifestError(
+                f"the manifest has one column {df.columns[0]!r}: its values are separated by "
+                "another character than a comma",
+                path=source,
+                fix="save it as comma-separated CSV (or name it .tsv when tab-separated)",
+            )
         if missing:
             problems = pd.DataFrame(
                 [
@@ -183,6 +200,13 @@ class Cohort:
                 fix="name the columns patient_id, image, mask (optional: label, modality, "
                 "timepoint, time, event, response, treatment, batch)",
             )
+        if len(df) == 0:
+            raise ManifestError(
+                "the manifest has no rows (no case to process)",
+                path=source,
+                fix="add one row per (patient, image, mask, label); check that the file is the "
+                "finished manifest, not only its header",
+            )
         if patients is not None:
             df = self._merge_patient_table(df, patients, source)
         if "mask" not in df.columns:
@@ -193,7 +217,7 @@ class Cohort:
             df["modality"] = DEFAULT_MODALITY
         if "timepoint" not in df.columns:
             df["timepoint"] = DEFAULT_TIMEPOINT
-        df["patient_id"] = [None if _is_missing(v) else str(v).strip() for v in df["patient_id"]]
+        df["patient_id"] = [_id_text(v) for v in df["patient_id"]]
         df["modality"] = [
             DEFAULT_MODALITY if _is_missing(v) else str(v).strip() for v in df["modality"]
         ]
@@ -258,7 +282,7 @@ class Cohort:
                 fix="add a patient_id column to the patient table",
             )
         pt = patients.copy()
-        pt["patient_id"] = pt["patient_id"].astype(str).str.strip()
+        pt["patient_id"] = [_id_text(v) for v in pt["patient_id"]]
         dup = pt["patient_id"][pt["patient_id"].duplicated()].unique().tolist()
         if dup:
             raise ManifestError(
@@ -274,7 +298,7 @@ class Cohort:
                 fix="keep each patient-level column in one of the two tables",
             )
         out = df.copy()
-        out["patient_id"] = out["patient_id"].astype(str).str.strip()
+        out["patient_id"] = [_id_text(v) for v in out["patient_id"]]
         return out.merge(pt, on="patient_id", how="left")
 
     # ------------------------------------------------------------------ basic access
@@ -459,7 +483,9 @@ class Cohort:
         between a patient's rows, missing or unreadable image and mask files, image/mask
         geometry mismatch, empty masks or absent labels, missing / negative / non-numeric
         times, events not coded 0/1, a non-binary or single-class response, a constant
-        treatment, missing batch values.
+        treatment, missing batch values, text values in an otherwise numeric clinical column.
+        Reading checks each file for completeness (truncated or corrupt files), NaN voxels, a
+        mask that is an image (image and mask swapped) and the DICOM Frame of Reference.
 
         Parameters
         ----------
@@ -507,6 +533,7 @@ class Cohort:
 
         self._check_patient_level(add)
         self._check_outcomes(add)
+        self._check_clinical(add)
         if check_files:
             self._check_files(add, progress=progress)
         return pd.DataFrame(problems, columns=PROBLEM_COLUMNS)
@@ -538,6 +565,30 @@ class Cohort:
                     col,
                     f"patient-level column {col!r} differs between the patient's rows: {values[:5]}",
                     "give every row of a patient the same value, or move it to a patient table",
+                )
+
+    def _check_clinical(self, add) -> None:
+        """A clinical column that is numeric but for a few values (``age = unknown``) would
+        become one indicator per distinct value: report each offending value and patient."""
+        pts = self.patients
+        for col in self.clinical_columns:
+            raw = pts[col]
+            present = raw[[not _is_missing(v) for v in raw]]
+            if not len(present) or pd.api.types.is_numeric_dtype(present):
+                continue
+            num = pd.to_numeric(present, errors="coerce")
+            bad = present[num.isna()]
+            n_num = int(num.notna().sum())
+            if not len(bad) or n_num < max(2, len(bad) + 1):
+                continue  # a text column (or mostly text): categories, nothing to report
+            for pid, value in bad.items():
+                add(
+                    pid,
+                    col,
+                    f"clinical column {col!r} is numeric ({n_num} of {len(present)} values) but "
+                    f"this patient's value {value!r} is not a number; the column would be "
+                    "treated as categories",
+                    "write a number, or leave the cell empty for a missing value",
                 )
 
     def _check_outcomes(self, add) -> None:
@@ -675,11 +726,15 @@ class Cohort:
             try:
                 mask = read_mask(case.mask, reference=image, label=case.label)
             except GeometryMismatchError as exc:
+                frame = "Frame of Reference" in exc.problem  # another scan: resampling is wrong
                 add(
                     pid,
                     "mask",
                     f"image/mask geometry mismatch: {exc.problem}",
-                    "resample the mask onto the image, or pass on_mismatch='resample' when reading",
+                    exc.fix
+                    if frame and exc.fix
+                    else "resample the mask onto the image, or pass on_mismatch='resample' "
+                    "when reading",
                 )
                 continue
             except LabelNotFoundError as exc:
@@ -750,14 +805,30 @@ def _read_table(path: Path) -> pd.DataFrame:
         raise InputFileNotFoundError(
             "manifest file does not exist", path=path, fix="check the path of the manifest"
         )
+    if path.is_dir():
+        raise ManifestError(
+            "the manifest path is a folder",
+            path=path,
+            fix="pass the manifest file itself (a .csv, .tsv or .parquet file in that folder)",
+        )
     suffix = "".join(path.suffixes[-2:]).lower() if path.suffix == ".gz" else path.suffix.lower()
     try:
         if suffix in (".parquet", ".pq"):
             return pd.read_parquet(path)
-        if suffix in (".tsv", ".tsv.gz"):
-            return pd.read_csv(path, sep="\t")
-        if suffix in (".csv", ".csv.gz"):
-            return pd.read_csv(path)
+        if suffix in (".tsv", ".tsv.gz", ".csv", ".csv.gz"):
+            sep = "\t" if suffix.startswith(".tsv") else ","
+            # identifiers are text: '0001' must not become 1 (and collide with '01')
+            header = pd.read_csv(path, sep=sep, nrows=0).columns
+            ids = {
+                c: str for c in header if str(c).strip().lstrip("\ufeff").strip() == "patient_id"
+            }
+            return pd.read_csv(path, sep=sep, dtype=ids)
+    except pd.errors.EmptyDataError as exc:
+        raise ManifestError(
+            "the manifest file is empty (not even a header row)",
+            path=path,
+            fix="write a header row (patient_id,image,mask,...) and one row per case",
+        ) from exc
     except Exception as exc:
         raise ManifestError(
             f"cannot parse the manifest ({exc})",

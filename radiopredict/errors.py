@@ -28,7 +28,7 @@ __all__ = [
     "NotFittedError",
     "BundleIntegrityError",
     "EvaluationTimeError",
-    "OutputError",
+    "OutputPathError",
     "DicomWebError",
     "format_message",
 ]
@@ -176,8 +176,9 @@ class EvaluationTimeError(RadiopredictError, ValueError):
     """A time-dependent metric was asked for a time outside the follow-up of the data."""
 
 
-class OutputError(RadiopredictError, OSError):
-    """An output or cache location cannot be written (checked before the work starts)."""
+class OutputPathError(RadiopredictError, OSError):
+    """An output file or folder cannot be written (not writable, a folder where a file is due,
+    a file where a folder is due, the disk full)."""
 
 
 class DicomWebError(RadiopredictError, ConnectionError):

@@ -62,7 +62,7 @@ class SurvivalStratifiedKFold:
 
     def _labels(self, y):
         arr = np.asarray(y)
-        if arr.dtype.names is not None:
+        if _is_survival(arr):
             event, _ = check_survival_target(arr)
             return event.astype(int)
         return arr

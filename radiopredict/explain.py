@@ -123,9 +123,7 @@ def readable_name(column: str) -> str:
     text = tag
     try:
         from radiopredict.features import registry
-        from radiopredict.features.families import load_all
 
-        load_all()  # families register their definitions on import
         d = registry.get_feature(tag)
         suffix = tag[len(d.stem) + 1 :] if tag != d.stem else ""
         agg = f", {_AGG.get(suffix, suffix)}" if suffix else ""

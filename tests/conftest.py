@@ -108,3 +108,15 @@ def synthetic_dicom_case(tmp_path_factory):
     mask.CopyInformation(image)
     seg = write_dicom_seg(mask, series, root / "mask" / "seg.dcm", label_names={1: "tumour"})
     return {"series": series, "seg": seg, "mask": mask, "patient": patient, "root": root}
+
+
+def pytest_collection_modifyitems(config, items):
+    """Slow tests show warnings instead of failing on them.
+
+    ``filterwarnings = error`` (pyproject.toml, with the accepted warnings listed there) was
+    checked on the fast suite; the slow tests were not all run under it yet, so they keep
+    Python's default warning display until they are.
+    """
+    for item in items:
+        if item.get_closest_marker("slow") is not None:
+            item.add_marker(pytest.mark.filterwarnings("default"))

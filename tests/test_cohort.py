@@ -223,3 +223,83 @@ def test_with_masks_and_subset(folder: Path) -> None:
     assert sub.patient_ids == ["p0", "p2"]
     with pytest.raises(ManifestError, match="unknown patient"):
         cohort.subset(["nobody"])
+
+
+# -- bad tables a user hands us (issue 14) ---------------------------------------------------
+
+
+def test_patient_ids_are_text_leading_zeros_kept(folder: Path) -> None:
+    table = _good_table().assign(patient_id=["0001", "01", "1", "007"])
+    table.to_csv(folder / "manifest.csv", index=False)
+    cohort = Cohort.read(folder / "manifest.csv")
+    assert cohort.patient_ids == ["0001", "01", "1", "007"]
+    assert cohort.validate(check_files=False).empty  # '01' and '1' do not collide
+    pts = pd.DataFrame({"patient_id": ["0001", "01", "1", "007"], "site": list("abcd")})
+    pts.to_csv(folder / "patients.csv", index=False)
+    merged = Cohort.read(folder / "manifest.csv", patients=folder / "patients.csv")
+    assert merged.patients.loc["0001", "site"] == "a" and merged.patients.loc["1", "site"] == "c"
+
+
+def test_float_ids_from_a_dataframe_lose_no_text(folder: Path) -> None:
+    table = _good_table().assign(patient_id=[1.0, 2.0, 3.0, 4.0])
+    assert Cohort.from_dataframe(table, root=folder).patient_ids == ["1", "2", "3", "4"]
+
+
+def test_empty_manifest_is_an_error(folder: Path) -> None:
+    _good_table().iloc[:0].to_csv(folder / "header_only.csv", index=False)
+    with pytest.raises(ManifestError, match="no rows"):
+        Cohort.read(folder / "header_only.csv")
+    (folder / "blank.csv").write_text("")
+    with pytest.raises(ManifestError, match="empty"):
+        Cohort.read(folder / "blank.csv")
+
+
+def test_semicolon_separated_manifest_is_explained(folder: Path) -> None:
+    _good_table().to_csv(folder / "excel.csv", index=False, sep=";")
+    with pytest.raises(ManifestError, match="separated by another character"):
+        Cohort.read(folder / "excel.csv")
+
+
+def test_byte_order_mark_in_header_is_ignored(folder: Path) -> None:
+    _good_table().to_csv(folder / "bom.csv", index=False, encoding="utf-8-sig")
+    assert Cohort.read(folder / "bom.csv").patient_ids == ["p0", "p1", "p2", "p3"]
+
+
+def test_numeric_clinical_column_with_a_few_text_values(folder: Path) -> None:
+    table = pd.concat([_good_table()] * 3, ignore_index=True)
+    table["patient_id"] = [f"p{i}" for i in range(len(table))]
+    table["age"] = table["age"].astype(object)
+    table.loc[4, "age"] = "unknown"
+    table.loc[7, "age"] = "n/a"
+    problems = _problems(table, folder, check_files=False)
+    rows = problems[problems["column"] == "age"]
+    assert sorted(rows["patient_id"]) == ["p4", "p7"]
+    assert rows["problem"].str.contains("'unknown'").any()
+    assert rows["problem"].str.contains("'n/a'").any()
+    # a text column (stage) is categories, not reported
+    assert not (problems["column"] == "stage").any()
+
+
+def test_truncated_mask_is_reported_as_truncated_in_validate(folder: Path) -> None:
+    path = folder / "mask1.nii.gz"
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 3])
+    problems = _problems(_good_table(), folder)
+    row = problems[(problems["patient_id"] == "p1")]
+    assert len(row) == 1 and row["column"].iloc[0] == "mask"
+    assert "incomplete" in row["problem"].iloc[0]
+    assert "empty" not in row["problem"].iloc[0]
+
+
+def test_swapped_image_and_mask_columns_are_named(folder: Path) -> None:
+    table = _good_table()
+    table.loc[2, ["image", "mask"]] = table.loc[2, ["mask", "image"]].to_numpy()
+    problems = _problems(table, folder)
+    row = problems[problems["patient_id"] == "p2"]
+    assert row["problem"].str.contains("negative values").any()
+    assert row["fix"].str.contains("swapped").any()
+
+
+def test_manifest_path_that_is_a_folder(tmp_path: Path) -> None:
+    with pytest.raises(ManifestError, match="is a folder"):
+        Cohort.read(tmp_path)

@@ -225,18 +225,18 @@ def test_encoder_save_and_load_round_trip(tmp_path):
 # ---------------------------------------------------------------- extraction
 def test_extract_embeddings_table_cache_and_determinism(cohort, tmp_path):
     enc = ResNetEncoder(SMALL, seed=0)
-    a = extract_embeddings(cohort, enc, CROP, device="cpu", progress_bar=False)
+    a = extract_embeddings(cohort, enc, CROP, device="cpu", progress=False)
     assert list(a.columns) == [f"emb_{k:03d}" for k in range(16)]
     assert list(a.index.names) == ["patient_id", "modality", "timepoint", "label"]
     assert [k[0] for k in a.index] == [f"E{i}" for i in range(6)]
     assert np.isfinite(a.to_numpy()).all()
     assert a.attrs["fingerprint"] == enc.fingerprint() and a.attrs["failures"] == []
-    b = extract_embeddings(cohort, ResNetEncoder(SMALL, seed=0), CROP, progress_bar=False)
+    b = extract_embeddings(cohort, ResNetEncoder(SMALL, seed=0), CROP, progress=False)
     pd.testing.assert_frame_equal(a, b)
     # different tumours give different embeddings
     assert not np.allclose(a.iloc[0], a.iloc[5])
     cache = tmp_path / "cache"
-    c = extract_embeddings(cohort, enc, CROP, cache_dir=cache, batch_size=4, progress_bar=False)
+    c = extract_embeddings(cohort, enc, CROP, cache_dir=cache, batch_size=4, progress=False)
     pd.testing.assert_frame_equal(a, c, check_exact=False, rtol=1e-5)
     files = sorted(cache.glob("*.npy"))
     assert len(files) == 6
@@ -246,16 +246,14 @@ def test_extract_embeddings_table_cache_and_determinism(cohort, tmp_path):
 
     key_file = cache / f"{case_cache_key(case0, CROP, enc.fingerprint())}.npy"
     np.save(key_file, np.full(16, 7.0, np.float32))
-    d = extract_embeddings(cohort, enc, CROP, cache_dir=cache, progress_bar=False)
+    d = extract_embeddings(cohort, enc, CROP, cache_dir=cache, progress=False)
     assert (d.iloc[0] == 7.0).all()
     # another encoder or crop gets other cache entries
-    extract_embeddings(
-        cohort, ResNetEncoder(SMALL, seed=1), CROP, cache_dir=cache, progress_bar=False
-    )
+    extract_embeddings(cohort, ResNetEncoder(SMALL, seed=1), CROP, cache_dir=cache, progress=False)
     assert len(list(cache.glob("*.npy"))) == 12
     # a corrupted cache entry is recomputed
     key_file.write_bytes(b"junk")
-    e = extract_embeddings(cohort, enc, CROP, cache_dir=cache, progress_bar=False)
+    e = extract_embeddings(cohort, enc, CROP, cache_dir=cache, progress=False)
     np.testing.assert_allclose(e.iloc[0], a.iloc[0], rtol=1e-5)
 
 
@@ -267,8 +265,8 @@ def test_extract_embeddings_errors(cohort, tmp_path):
         extract_embeddings(cohort, enc, CropSettings(shape=(16, 16, 10)))
     cases = cohort.cases()[:2] + [Case(patient_id="GONE", image=tmp_path / "x.nii.gz", mask=None)]
     with pytest.raises(FileNotFoundError, match="GONE|x.nii.gz"):
-        extract_embeddings(cases, enc, CROP, progress_bar=False)
-    rec = extract_embeddings(cases, enc, CROP, progress_bar=False, on_error="record")
+        extract_embeddings(cases, enc, CROP, progress=False)
+    rec = extract_embeddings(cases, enc, CROP, progress=False, on_error="record")
     assert len(rec) == 2 and [f["patient_id"] for f in rec.attrs["failures"]] == ["GONE"]
     with pytest.raises(ConfigError, match="on_error"):
         extract_embeddings(cases, enc, CROP, on_error="skip")
@@ -279,7 +277,7 @@ def test_unet_encoder_embeds_with_the_bottleneck(cohort):
 
     model = SegmentationModel(UNetConfig(base_filters=4, depth=2), patch_size=(16, 16, 16))
     enc = UNetEncoder(model)
-    table = extract_embeddings(cohort, enc, CROP, progress_bar=False)
+    table = extract_embeddings(cohort, enc, CROP, progress=False)
     assert table.shape == (6, 16)
     x = torch.from_numpy(case_crop(cohort.cases()[0], CROP))[None]
     with torch.no_grad():
@@ -288,17 +286,17 @@ def test_unet_encoder_embeds_with_the_bottleneck(cohort):
     two_d = SegmentationModel(
         UNetConfig(spatial_dims=2, base_filters=4, depth=2), patch_size=(16, 16)
     )
-    assert extract_embeddings(cohort, UNetEncoder(two_d), CROP, progress_bar=False).shape == (6, 16)
+    assert extract_embeddings(cohort, UNetEncoder(two_d), CROP, progress=False).shape == (6, 16)
 
 
 def test_autoencoder_learns_and_is_deterministic(cohort):
     settings = AutoencoderSettings(epochs=3, batch_size=3, seed=0, device="cpu", num_threads=1)
-    enc = train_autoencoder(cohort, CROP, SMALL, settings, progress_bar=False)
+    enc = train_autoencoder(cohort, CROP, SMALL, settings, progress=False)
     losses = [h["loss"] for h in enc.history]
     assert losses[-1] < losses[0]
-    again = train_autoencoder(cohort, CROP, SMALL, settings, progress_bar=False)
-    a = extract_embeddings(cohort, enc, CROP, progress_bar=False)
-    b = extract_embeddings(cohort, again, CROP, progress_bar=False)
+    again = train_autoencoder(cohort, CROP, SMALL, settings, progress=False)
+    a = extract_embeddings(cohort, enc, CROP, progress=False)
+    b = extract_embeddings(cohort, again, CROP, progress=False)
     pd.testing.assert_frame_equal(a, b)
     assert enc.fingerprint() != ResNetEncoder(SMALL, seed=0).fingerprint()
     two = train_autoencoder(
@@ -306,6 +304,6 @@ def test_autoencoder_learns_and_is_deterministic(cohort):
         CropSettings(**{**CROP.__dict__, "include_mask": True}),
         SMALL,
         AutoencoderSettings(epochs=1, device="cpu"),
-        progress_bar=False,
+        progress=False,
     )
     assert two.in_channels == 2

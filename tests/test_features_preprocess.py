@@ -126,3 +126,20 @@ def test_preprocess_masks_and_empty_roi_errors():
 
 def test_local_peak_radius_is_one_cubic_centimetre():
     assert 4.0 / 3.0 * np.pi * LOCAL_PEAK_RADIUS_MM**3 == pytest.approx(1000.0)
+
+
+def test_nan_next_to_the_roi_pulled_in_by_interpolation_is_an_error():
+    """The finite check on the original grid passes (the NaN lies outside the mask), but linear
+    interpolation onto a coarser grid carries it into the ROI: refused, not silently NaN."""
+    from radiopredict.features import compute_features
+
+    rng = np.random.default_rng(0)
+    image = rng.normal(50, 10, (16, 16, 16))
+    mask = np.zeros(image.shape, bool)
+    mask[5:11, 5:11, 5:11] = True
+    image[8, 8, 11] = np.nan  # the voxel just outside the ROI's edge
+    settings = FeatureSettings(new_spacing=(2.0, 2.0, 2.0), families=("intensity_stats",))
+    with pytest.raises(ConfigError, match="NaN or infinite after interpolation"):
+        compute_features(image, mask, settings, spacing=(1.0, 1.0, 1.0), patient="P1")
+    image[8, 8, 11] = 50.0
+    assert len(compute_features(image, mask, settings, spacing=(1.0, 1.0, 1.0)))

@@ -172,3 +172,43 @@ def test_dp_noise_costs_accuracy(study):
     km1 = noisy.validation.km["survival"].to_numpy()
     assert 0 < np.max(np.abs(km0 - km1)) < 0.2  # noise changes the curve, boundedly
     assert np.allclose(noisy.cox.coef, exact.cox.coef)  # the model itself is untouched
+
+
+def test_study_model_bundle_round_trip(study, tmp_path):
+    from radiopredict.bundle import load_bundle
+    from radiopredict.federated.outputs import save_study_model
+    from radiopredict.study import StudyModel
+
+    sites, _, result, _, _ = study
+    path = save_study_model(tmp_path / "bundle", result)
+    model = StudyModel.load(path)
+    assert model.columns_ == [*result.kept, "batch"]
+    X = sites[0].features[result.kept].fillna(0.0).assign(batch=sites[0].batch)
+    expected = model_pipeline(result).predict(X)
+    assert np.allclose(model.pipeline_.predict(X), expected)
+    assert np.allclose(load_bundle(path).model.predict(X), expected)
+    dev = model.development_
+    assert dev["reference"].startswith("SYNTHETIC") and dev["federated"]["sites"] == result.sites
+
+
+def test_cli_lists_federated_commands():
+    from typer.testing import CliRunner
+
+    from radiopredict.cli import app
+
+    out = CliRunner().invoke(app, ["federated", "--help"])
+    assert out.exit_code == 0
+    for command in ("server", "site", "simulate"):
+        assert command in out.output
+
+
+def test_cli_simulate_needs_two_sites(tmp_path):
+    from typer.testing import CliRunner
+
+    from radiopredict.cli import app
+
+    (tmp_path / "a.csv").write_text("patient_id,time,event\n")
+    out = CliRunner().invoke(
+        app, ["federated", "simulate", "--sites", str(tmp_path / "a.csv"), "--out", str(tmp_path)]
+    )
+    assert out.exit_code != 0 and "at least two sites" in out.output

@@ -56,7 +56,7 @@ def test_flower_study_with_a_dropout_equals_local_run(site_csvs, tmp_path):
     from radiopredict.bundle import load_bundle
 
     bundle = load_bundle(tmp_path / "out" / "model_bundle")
-    assert bundle.metadata["federated"]["dropped"] == ["site3"]
+    assert bundle.metadata["development"]["federated"]["dropped"] == ["site3"]
 
 
 @pytest.mark.slow

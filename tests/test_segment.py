@@ -90,7 +90,7 @@ TINY_SETTINGS = TrainSettings(
 
 @pytest.fixture(scope="module")
 def tiny_model(sphere_cohort) -> SegmentationModel:
-    return train_unet(sphere_cohort, TINY, TINY_SETTINGS, progress_bar=False)
+    return train_unet(sphere_cohort, TINY, TINY_SETTINGS, progress=False)
 
 
 # ---------------------------------------------------------------- optional dependency
@@ -199,7 +199,7 @@ def test_training_records_history_and_is_deterministic(sphere_cohort, tiny_model
     assert [h["epoch"] for h in hist] == [1, 2]
     assert all(0.0 <= h["val_dice"] <= 1.0 and h["loss"] > 0 for h in hist)
     assert tiny_model.training["n_train"] == 4 and tiny_model.training["n_val"] == 1
-    again = train_unet(sphere_cohort, TINY, TINY_SETTINGS, progress_bar=False)
+    again = train_unet(sphere_cohort, TINY, TINY_SETTINGS, progress=False)
     for (k, a), b in zip(
         tiny_model.net.state_dict().items(), again.net.state_dict().values(), strict=True
     ):
@@ -208,23 +208,23 @@ def test_training_records_history_and_is_deterministic(sphere_cohort, tiny_model
         sphere_cohort,
         TINY,
         TrainSettings(**{**TINY_SETTINGS.__dict__, "seed": 1}),
-        progress_bar=False,
+        progress=False,
     )
     assert not torch.equal(next(tiny_model.net.parameters()), next(other.net.parameters()))
 
 
 def test_training_without_cases_or_with_a_path_fails(tmp_path):
     with pytest.raises(ConfigError, match="no training cases"):
-        train_unet([], TINY, TINY_SETTINGS, progress_bar=False)
+        train_unet([], TINY, TINY_SETTINGS, progress=False)
     with pytest.raises(ConfigError, match="Cohort.read"):
-        train_unet(str(tmp_path / "manifest.csv"), TINY, TINY_SETTINGS, progress_bar=False)
+        train_unet(str(tmp_path / "manifest.csv"), TINY, TINY_SETTINGS, progress=False)
 
 
 def test_training_on_a_case_without_mask_names_the_patient(sphere_cohort):
     case = sphere_cohort.cases()[0]
     bare = Case(patient_id="NOMASK", image=case.image, mask=None)
     with pytest.raises(InputFileNotFoundError, match="NOMASK.*no mask"):
-        train_unet([bare], TINY, TINY_SETTINGS, progress_bar=False)
+        train_unet([bare], TINY, TINY_SETTINGS, progress=False)
 
 
 def test_cuda_request_without_cuda_is_a_clear_error(sphere_cohort):
@@ -232,7 +232,7 @@ def test_cuda_request_without_cuda_is_a_clear_error(sphere_cohort):
         pytest.skip("CUDA is present")
     settings = TrainSettings(**{**TINY_SETTINGS.__dict__, "device": "cuda"})
     with pytest.raises(ConfigError, match="CUDA is not available"):
-        train_unet(sphere_cohort, TINY, settings, progress_bar=False)
+        train_unet(sphere_cohort, TINY, settings, progress=False)
 
 
 def test_2d_unet_trains_and_predicts(sphere_cohort, tmp_path):
@@ -245,7 +245,7 @@ def test_2d_unet_trains_and_predicts(sphere_cohort, tmp_path):
         device="cpu",
         num_threads=1,
     )
-    model = train_unet(sphere_cohort, cfg, settings, progress_bar=False)
+    model = train_unet(sphere_cohort, cfg, settings, progress=False)
     image = sitk.ReadImage(str(sphere_cohort.cases()[0].image))
     labels = model.predict_image(image, device="cpu")
     assert labels.GetSize() == image.GetSize()
@@ -325,7 +325,7 @@ def test_predict_masks_returns_a_cohort_with_new_masks(tiny_model, sphere_cohort
         tmp_path / "model.json",
         tmp_path / "pred",
         device="cpu",
-        progress_bar=False,
+        progress=False,
     )
     assert isinstance(new, Cohort) and len(new) == len(sphere_cohort)
     assert new.failures.empty
@@ -339,7 +339,7 @@ def test_predict_masks_returns_a_cohort_with_new_masks(tiny_model, sphere_cohort
         assert set(np.unique(sitk.GetArrayFromImage(mask))) <= {0, 1}
     # existing files are reused unless overwrite=True
     stamp = new.cases()[0].mask.stat().st_mtime_ns
-    predict_masks(sphere_cohort, tiny_model, tmp_path / "pred", progress_bar=False)
+    predict_masks(sphere_cohort, tiny_model, tmp_path / "pred", progress=False)
     assert new.cases()[0].mask.stat().st_mtime_ns == stamp
 
 
@@ -347,9 +347,9 @@ def test_predict_masks_on_pairs_and_errors(tiny_model, sphere_cohort, tmp_path):
     pairs = [(c.image, None) for c in sphere_cohort.cases()[:2]]
     pairs.append((tmp_path / "missing.nii.gz", None))
     with pytest.raises(InputFileNotFoundError, match="missing.nii.gz"):
-        predict_masks(pairs, tiny_model, tmp_path / "p", device="cpu", progress_bar=False)
+        predict_masks(pairs, tiny_model, tmp_path / "p", device="cpu", progress=False)
     out = predict_masks(
-        pairs, tiny_model, tmp_path / "p", device="cpu", progress_bar=False, on_error="record"
+        pairs, tiny_model, tmp_path / "p", device="cpu", progress=False, on_error="record"
     )
     assert [c.mask is not None for c in out] == [True, True, False]
     assert list(out.failures["patient_id"]) == ["missing"]
@@ -506,7 +506,7 @@ def test_cli_train_and_predict(sphere_cohort, tmp_path):
 def test_case_masks_by_value_name_and_errors_name_the_patient(sphere_cohort, tmp_path):
     from radiopredict.errors import LabelNotFoundError
     from radiopredict.imaging import write_mask
-    from radiopredict.segment._data import read_case_image, read_case_mask
+    from radiopredict.imaging.cases import read_case_image, read_case_mask
 
     case = sphere_cohort.cases()[0]
     image = read_case_image(case)

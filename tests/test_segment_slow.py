@@ -41,10 +41,10 @@ def test_trained_unet_segments_synthetic_tumours(tmp_path):
             num_threads=1,
         ),
         preprocessing=Preprocessing(intensity="window", window=(-300.0, 400.0)),
-        progress_bar=False,
+        progress=False,
     )
     predicted = predict_masks(
-        test, model, tmp_path / "pred", device="cpu", num_threads=1, progress_bar=False
+        test, model, tmp_path / "pred", device="cpu", num_threads=1, progress=False
     )
     qc = qc_table(predicted, reference=test)
     assert qc["dice"].min() >= 0.7, qc

@@ -149,3 +149,25 @@ def test_every_settings_class_round_trips(name):
     assert cls.from_dict(obj.to_dict()) == obj
     with pytest.raises(ConfigError, match="unknown key 'zzzz'"):
         cls.from_dict({**obj.to_dict(), "zzzz": 1})
+
+
+def test_feature_extraction_refuses_a_mask_with_a_flipped_direction():
+    import numpy as np
+    import SimpleITK as sitk
+
+    from radiopredict.errors import GeometryMismatchError
+    from radiopredict.features import compute_features
+    from radiopredict.features.engines import NativeEngine
+
+    arr = np.random.default_rng(0).integers(0, 100, size=(8, 9, 10)).astype(np.float32)
+    image = sitk.GetImageFromArray(arr)
+    m = np.zeros(arr.shape, np.uint8)
+    m[2:6, 2:7, 2:8] = 1
+    mask = sitk.GetImageFromArray(m)
+    mask.CopyInformation(image)
+    mask.SetDirection((-1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0))
+    settings = radiopredict.FeatureSettings(families=("intensity_stats",))
+    with pytest.raises(GeometryMismatchError, match="direction"):
+        compute_features(image, mask, settings)
+    (result,) = NativeEngine(settings).compute(image, [(mask, 1)])
+    assert isinstance(result, GeometryMismatchError) and "direction" in str(result)

@@ -291,7 +291,7 @@ def test_predict_cli_scores_and_validates_externally(developed, tmp_path) -> Non
     bad = runner.invoke(
         app, ["predict", str(outputs["bundle"]), str(external), "--out", str(tmp_path / "file")]
     )
-    assert bad.exit_code == 1 and "a folder is due" in " ".join(bad.output.split())
+    assert bad.exit_code == 1 and "is a file, not a folder" in " ".join(bad.output.split())
 
 
 def test_each_embedding_encoder_setting_is_used() -> None:

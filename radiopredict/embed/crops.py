@@ -20,7 +20,7 @@ import SimpleITK as sitk
 from radiopredict._settings import Settings, option
 from radiopredict.cohort import Case
 from radiopredict.errors import ConfigError, EmptyMaskError
-from radiopredict.segment._data import read_case_image, read_case_mask
+from radiopredict.imaging.cases import read_case_image, read_case_mask
 
 __all__ = ["CropSettings", "roi_centre", "roi_crop", "case_crop"]
 

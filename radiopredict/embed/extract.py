@@ -11,13 +11,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from radiopredict._torch import progress, torch_threads
+from radiopredict._provenance import sha256_file
+from radiopredict._torch import torch_threads
 from radiopredict._version import __version__
 from radiopredict.cohort import Case, Cohort
 from radiopredict.embed.crops import CropSettings, case_crop
 from radiopredict.embed.encoders import Encoder
 from radiopredict.errors import ConfigError, RadiopredictError
-from radiopredict.segment._data import as_cases, file_hash
+from radiopredict.imaging.cases import as_cases
+from radiopredict.parallel import resolve_progress, track
 
 __all__ = ["extract_embeddings", "case_cache_key"]
 
@@ -27,16 +29,16 @@ INDEX_NAMES = ["patient_id", "modality", "timepoint", "label"]
 def case_cache_key(case: Case, crop: CropSettings, encoder_fingerprint: str) -> str:
     """SHA-256 of the image and mask bytes, the label, the crop settings and the encoder."""
     h = hashlib.sha256()
-    file_hash(case.image, h)
+    sha256_file(case.image, h)
     if case.mask is not None:
-        file_hash(case.mask, h)
+        sha256_file(case.mask, h)
     h.update(repr(case.label).encode())
     h.update(crop.to_json().encode())
     h.update(encoder_fingerprint.encode())
     return h.hexdigest()
 
 
-def extract_embeddings(
+def extract_embeddings(  # noqa: C901 -- one loop: cache hits, batches, recorded failures
     cases: Cohort | Iterable[Any],
     encoder: Encoder,
     crop: CropSettings | None = None,
@@ -46,7 +48,8 @@ def extract_embeddings(
     device: str = "auto",
     num_threads: int | None = None,
     on_error: str = "raise",
-    progress_bar: bool = True,
+    progress: bool = True,
+    progress_bar: bool | None = None,
 ) -> pd.DataFrame:
     """Embed every case's ROI-centred crop with ``encoder``.
 
@@ -69,8 +72,10 @@ def extract_embeddings(
         ``"raise"`` stops at the first failing case; ``"record"`` leaves it out of the table and
         lists it in ``table.attrs["failures"]`` (a list of records with patient_id, modality,
         timepoint, label and error; ``pd.DataFrame(table.attrs["failures"])`` tabulates them).
-    progress_bar
+    progress
         Show a progress bar.
+    progress_bar
+        Deprecated spelling of ``progress``.
 
     Returns
     -------
@@ -79,6 +84,7 @@ def extract_embeddings(
         timepoint, label)``; ``attrs`` holds ``encoder`` (config), ``fingerprint``, ``crop``,
         ``radiopredict_version`` and ``failures``.
     """
+    show_progress = resolve_progress(progress, progress_bar, where="extract_embeddings")
     crop = crop or CropSettings()
     if on_error not in ("record", "raise"):
         raise ConfigError(
@@ -120,7 +126,7 @@ def extract_embeddings(
 
     with torch_threads(num_threads):
         for i, case in enumerate(
-            progress(case_list, total=len(case_list), description="embedding", enabled=progress_bar)
+            track(case_list, total=len(case_list), description="embedding", enabled=show_progress)
         ):
             try:
                 path = None

@@ -21,12 +21,13 @@ from typing import Any
 import numpy as np
 
 from radiopredict._settings import Settings, option
-from radiopredict._torch import progress, resolve_device, seeded, torch_threads
+from radiopredict._torch import resolve_device, seeded, torch_threads
 from radiopredict.cohort import Cohort
 from radiopredict.embed.crops import CropSettings, case_crop
 from radiopredict.embed.encoders import ResNetConfig, ResNetEncoder, nn, torch
 from radiopredict.errors import ConfigError
-from radiopredict.segment._data import as_cases
+from radiopredict.imaging.cases import as_cases
+from radiopredict.parallel import resolve_progress, track
 
 __all__ = ["AutoencoderSettings", "train_autoencoder"]
 
@@ -79,7 +80,8 @@ def train_autoencoder(
     config: ResNetConfig | None = None,
     settings: AutoencoderSettings | None = None,
     *,
-    progress_bar: bool = True,
+    progress: bool = True,
+    progress_bar: bool | None = None,
 ) -> ResNetEncoder:
     """Train a ResNet encoder as a denoising autoencoder on the cases' ROI crops.
 
@@ -99,6 +101,7 @@ def train_autoencoder(
     ResNetEncoder
         With trained weights; ``encoder.history`` holds the mean loss per epoch.
     """
+    show_progress = resolve_progress(progress, progress_bar, where="train_autoencoder")
     crop = crop or CropSettings()
     settings = settings or AutoencoderSettings()
     config = config or ResNetConfig()
@@ -122,8 +125,8 @@ def train_autoencoder(
     data = np.stack(
         [
             case_crop(c, crop)
-            for c in progress(
-                case_list, total=len(case_list), description="crops", enabled=progress_bar
+            for c in track(
+                case_list, total=len(case_list), description="crops", enabled=show_progress
             )
         ]
     )
@@ -137,11 +140,11 @@ def train_autoencoder(
         opt = torch.optim.Adam(
             list(enc.parameters()) + list(dec.parameters()), lr=settings.learning_rate
         )
-        epochs = progress(
+        epochs = track(
             range(settings.epochs),
             total=settings.epochs,
             description="autoencoder",
-            enabled=progress_bar,
+            enabled=show_progress,
         )
         for epoch in epochs:
             enc.train()

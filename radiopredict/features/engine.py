@@ -118,14 +118,12 @@ def as_arrays(
 
 def check_grid(image: Any, mask: Any, *, patient: str | None = None) -> None:
     """Raise :class:`~radiopredict.errors.GeometryMismatchError` when two SimpleITK images do
-    not share one grid (size, spacing to 1e-4 mm, origin to 1e-3 mm)."""
-    problems = []
-    if mask.GetSize() != image.GetSize():
-        problems.append(f"size {mask.GetSize()} != {image.GetSize()}")
-    if not np.allclose(mask.GetSpacing(), image.GetSpacing(), atol=1e-4):
-        problems.append(f"spacing {mask.GetSpacing()} != {image.GetSpacing()}")
-    if not np.allclose(mask.GetOrigin(), image.GetOrigin(), atol=1e-3):
-        problems.append(f"origin {mask.GetOrigin()} != {image.GetOrigin()}")
+    not share one grid: size, spacing, origin and direction, by the one rule of
+    :func:`radiopredict.imaging.geometry_differences` (the rule :func:`~radiopredict.read_mask`
+    applies)."""
+    from radiopredict.imaging.geometry import geometry_differences
+
+    problems = geometry_differences(mask, image)
     if problems:
         raise GeometryMismatchError(
             "image and mask grids differ: " + "; ".join(problems),
@@ -218,11 +216,21 @@ def features_many_as_dicts(
     settings: FeatureSettings,
     *,
     spacing: tuple[float, float, float] | None = None,
+    not_computed: list[dict[str, str]] | None = None,
 ) -> list[dict[str, float] | Exception]:
     """:func:`compute_features_many` as plain ``{tag: value}`` dicts (finite values only), for
-    callers that build their own tables (the cohort engines): no Series per ROI."""
+    callers that build their own tables (the cohort engines): no Series per ROI.
+    ``not_computed``: a list, filled with each ROI's ``{tag or family: reason}`` (what
+    ``series.attrs["not_computed"]`` holds; empty for an ROI that failed)."""
     states = _compute_states(items, settings, spacing, None)
-    return [st if isinstance(st, Exception) else (st.error or st.features()) for st in states]
+    out: list[dict[str, float] | Exception] = []
+    for st in states:
+        res = st if isinstance(st, Exception) else (st.error or st.features())
+        out.append(res)
+        if not_computed is not None:
+            failed = isinstance(res, Exception)
+            not_computed.append({} if failed else dict(st.not_computed))
+    return out
 
 
 def _compute_states(items, settings: FeatureSettings, spacing, patient) -> list:

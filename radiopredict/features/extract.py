@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -17,14 +16,22 @@ from typing import Any, Literal
 import pandas as pd
 
 from radiopredict._provenance import library_versions
-from radiopredict.errors import ConfigError, FeatureComputationError, RadiopredictError
+from radiopredict.errors import (
+    ConfigError,
+    FeatureComputationError,
+    ManifestError,
+    RadiopredictError,
+)
+from radiopredict.parallel import iter_tasks, starred
 
-__all__ = ["ExtractionResult", "extract", "FAILURE_COLUMNS", "INDEX_NAMES"]
+__all__ = ["ExtractionResult", "extract", "FAILURE_COLUMNS", "INDEX_NAMES", "UNDEFINED_COLUMNS"]
 
 #: Index levels of the feature table.
 INDEX_NAMES = ["patient_id", "modality", "timepoint", "label"]
 #: Columns of the failures table.
 FAILURE_COLUMNS = ["patient_id", "modality", "timepoint", "label", "stage", "error", "fix"]
+#: Columns of the table of (case, feature) pairs that could not be computed.
+UNDEFINED_COLUMNS = ["patient_id", "modality", "timepoint", "label", "feature", "reason"]
 _META_KEY = b"radiopredict.extraction"
 
 
@@ -41,31 +48,61 @@ class ExtractionResult:
         One row per failed case: key, ``stage`` (``read``, ``features``...), ``error``, ``fix``.
     provenance
         Engine configuration (settings), library versions and input SHA-256 digests per case.
+    undefined
+        One row per (case, feature) of a successful case that could not be computed: key,
+        ``feature`` (a feature tag, or a family name when the whole family is undefined for
+        the ROI) and ``reason``. Their cells in ``features`` are missing (NaN), never a value.
     """
 
     features: pd.DataFrame
     failures: pd.DataFrame
     provenance: dict[str, Any] = field(default_factory=dict)
+    undefined: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=UNDEFINED_COLUMNS))
 
     def to_parquet(self, path: str | os.PathLike[str]) -> Path:
-        """Write the feature table as Parquet, with provenance and failures in its metadata."""
+        """Write the feature table as Parquet, with provenance, failures and undefined features
+        in its metadata. The file appears complete or not at all (temporary file, then rename).
+
+        Raises
+        ------
+        OutputPathError
+            ``path`` is a folder, or cannot be written (the message says why).
+        """
         import pyarrow as pa
         import pyarrow.parquet as pq
+
+        from radiopredict.errors import OutputPathError
 
         table = pa.Table.from_pandas(self.features, preserve_index=True)
         meta = dict(table.schema.metadata or {})
         payload = {
             "provenance": self.provenance,
-            "failures": self.failures.astype(object)
-            .where(self.failures.notna(), None)
-            .to_dict(orient="records"),
+            "failures": _records(self.failures),
+            "undefined": _records(self.undefined),
         }
         meta[_META_KEY] = json.dumps(payload, default=str).encode()
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.is_dir():
+            raise OutputPathError(
+                "the output is an existing folder, and a file is due there",
+                path=path,
+                fix=f"name a file, e.g. {str(path / 'features.parquet')!r}",
+            )
         tmp = path.with_name(f".{path.name}.tmp")
-        pq.write_table(table.replace_schema_metadata(meta), tmp)
-        os.replace(tmp, path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            pq.write_table(table.replace_schema_metadata(meta), tmp)
+            os.replace(tmp, path)
+        except OSError as exc:
+            try:
+                tmp.unlink(missing_ok=True)
+            except OSError:  # its folder is what failed
+                pass
+            raise OutputPathError(
+                f"cannot write the feature table ({exc})",
+                path=path,
+                fix="choose a writable location with free space",
+            ) from exc
         return path
 
     @classmethod
@@ -76,7 +113,12 @@ class ExtractionResult:
         table = pq.read_table(path)
         meta = json.loads((table.schema.metadata or {}).get(_META_KEY, b"{}"))
         failures = pd.DataFrame(meta.get("failures", []), columns=FAILURE_COLUMNS)
-        return cls(table.to_pandas(), failures, meta.get("provenance", {}))
+        undefined = pd.DataFrame(meta.get("undefined", []), columns=UNDEFINED_COLUMNS)
+        return cls(table.to_pandas(), failures, meta.get("provenance", {}), undefined)
+
+
+def _records(table: pd.DataFrame) -> list[dict[str, Any]]:
+    return table.astype(object).where(table.notna(), None).to_dict(orient="records")
 
 
 # -- worker side -------------------------------------------------------------------------------
@@ -118,72 +160,77 @@ def _run_group(engine, image: Path, items: list[tuple[Path | None, Any]], cache_
             continue
         key = cache_key(image_sha256=image_sha, mask_sha256=mask_sha, label=label, config=config)
         hashes = {"image_sha256": image_sha, "mask_sha256": mask_sha}
-        hit = cache.get(key) if cache is not None else None
+        hit = cache.entry(key) if cache is not None else None
         if hit is not None:
-            out[i] = {"features": hit, "hashes": hashes, "cached": True}
+            out[i] = {**hit, "hashes": hashes, "cached": True}
         else:
             out[i] = {"key": key, "hashes": hashes}
             todo.append(i)
     if not todo:
         return out
+    reasons: list[dict[str, str]] = []
     try:
-        results = engine.compute(image, [items[i] for i in todo])
+        if _reports_not_computed(engine):
+            results = engine.compute(image, [items[i] for i in todo], not_computed=reasons)
+        else:
+            results = engine.compute(image, [items[i] for i in todo])
     except Exception as exc:  # e.g. unreadable image: all pending items of this image fail
         err, fix = _describe(exc)
         for i in todo:
             out[i] = {"stage": "read", "error": err, "fix": fix}
         return out
-    for i, res in zip(todo, results):
+    reasons += [{}] * (len(todo) - len(reasons))
+    for i, res, why in zip(todo, results, reasons):
         if isinstance(res, Exception):
             err, fix = _describe(res)
             stage = getattr(res, "radiopredict_stage", "features")
             out[i] = {"stage": stage, "error": err, "fix": fix}
             continue
+        features, undefined = _split_finite(res, why)
+        cache_error = None
         if cache is not None:
-            cache.put(out[i]["key"], res, {"image": str(image), "label": repr(items[i][1])})
-        out[i] = {"features": res, "hashes": out[i]["hashes"], "cached": False}
+            meta = {"image": str(image), "label": repr(items[i][1])}
+            try:
+                cache.put(out[i]["key"], features, meta, undefined)
+            except OSError as exc:  # a full or read-only cache: keep the result, say so
+                cache_error = f"{type(exc).__name__}: {exc}"
+        out[i] = {
+            "features": features,
+            "undefined": undefined,
+            "hashes": out[i]["hashes"],
+            "cached": False,
+            "cache_error": cache_error,
+        }
     return out
 
 
-# -- executors -------------------------------------------------------------------------------
-def _iter_serial(func: Callable, tasks: Sequence[tuple]) -> Iterator[tuple[int, Any]]:
-    for idx, args in enumerate(tasks):
-        yield idx, func(*args)
+def _reports_not_computed(engine) -> bool:
+    """Whether ``engine.compute`` accepts ``not_computed=`` (the reasons of what it left out)."""
+    import inspect
 
-
-def _iter_joblib(func, tasks, n_jobs) -> Iterator[tuple[int, Any]]:
-    from joblib import Parallel, delayed
-
-    def indexed(idx, *args):
-        return idx, func(*args)
-
-    par = Parallel(n_jobs=n_jobs, return_as="generator_unordered")
-    yield from par(delayed(indexed)(i, *args) for i, args in enumerate(tasks))
-
-
-def _iter_dask(func, tasks, executor, n_jobs) -> Iterator[tuple[int, Any]]:
-    from radiopredict._optional import optional_import
-
-    distributed = optional_import("distributed", extra="dask", purpose="Dask execution")
-    own = None
-    client = executor
-    if isinstance(executor, str):
-        try:
-            client = distributed.get_client()
-        except ValueError:
-            cluster = distributed.LocalCluster(
-                n_workers=max(1, n_jobs), threads_per_worker=1, processes=True
-            )
-            client = own = distributed.Client(cluster)
     try:
-        futures = {client.submit(func, *args, pure=False): i for i, args in enumerate(tasks)}
-        for fut in distributed.as_completed(futures):
-            yield futures[fut], fut.result()
-    finally:
-        if own is not None:
-            cluster = own.cluster
-            own.close()
-            cluster.close()
+        return "not_computed" in inspect.signature(engine.compute).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def _split_finite(res, why) -> tuple[dict[str, float], dict[str, str]]:
+    """Finite features, and ``{feature: reason}`` of those not computed (a non-finite value
+    an engine returned, such as a pyradiomics NaN, is moved there: never a silent NaN)."""
+    import math
+
+    features, undefined = {}, dict(why or {})
+    for tag, value in res.items():
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            undefined[tag] = f"not a number ({value!r})"
+            continue
+        if math.isfinite(number):
+            features[tag] = number
+        else:
+            undefined[tag] = f"value is {number} for this ROI (not finite)"
+    return features, undefined
 
 
 # -- main entry point ------------------------------------------------------------------------
@@ -227,7 +274,19 @@ def extract(
     Returns
     -------
     ExtractionResult
-        ``features`` (rows in cohort order), ``failures`` and ``provenance``.
+        ``features`` (rows in cohort order), ``failures``, ``undefined`` (every (case,
+        feature) that could not be computed, with its reason) and ``provenance``.
+
+    Raises
+    ------
+    ManifestError
+        Before any work: no case, or two cases with the same key
+        ``(patient_id, modality, timepoint, label)``.
+    OutputPathError
+        Before any work: ``cache_dir`` is a file or cannot be written. (A cache write that
+        fails during the run only warns: the case keeps its features.)
+    FeatureComputationError
+        ``on_error="raise"`` and a case failed.
 
     Examples
     --------
@@ -246,6 +305,13 @@ def extract(
     if not isinstance(n_jobs, int) or n_jobs < 1:
         raise ConfigError(f"n_jobs must be a positive integer, got {n_jobs!r}", fix="use n_jobs=1")
     cases = list(cohort.cases()) if hasattr(cohort, "cases") else list(cohort)
+    _check_cases(cases, getattr(cohort, "source", None))
+    if cache_dir is not None:  # before any work: a read-only cache would lose every result
+        from radiopredict._outputs import check_writable_folder
+        from radiopredict.features.cache import FeatureCache
+
+        check_writable_folder(cache_dir, "cache folder")
+        FeatureCache(cache_dir).clean()  # temporary files of interrupted writes
     eng = get_engine(engine, settings)
 
     # group the cases of one image: every filter then runs once for all its labels and masks
@@ -258,19 +324,9 @@ def extract(
     ]
     members = list(groups.values())
 
-    if executor is None or executor == "joblib":
-        stream = (
-            _iter_serial(_run_group, tasks)
-            if n_jobs == 1
-            else _iter_joblib(_run_group, tasks, n_jobs)
-        )
-    elif executor == "dask" or hasattr(executor, "submit"):
-        stream = _iter_dask(_run_group, tasks, executor, n_jobs)
-    else:
-        raise ConfigError(
-            f"unknown executor {executor!r}",
-            fix="use None, 'joblib', 'dask' or a dask.distributed Client",
-        )
+    if executor == "joblib" and n_jobs == 1:
+        executor = None  # one job: serial, as before
+    stream = iter_tasks(starred(_run_group), tasks, n_jobs=n_jobs, executor=executor)
 
     results: list[dict[str, Any] | None] = [None] * len(cases)
     bar = _progress(progress, len(cases))
@@ -298,6 +354,38 @@ def extract(
     return _assemble(cases, results, eng)
 
 
+def _case_key(case) -> tuple[str, str, str, str]:
+    label = case.label_name if hasattr(case, "label_name") else str(case.label)
+    return (str(case.patient_id), str(case.modality), str(case.timepoint), label)
+
+
+def _check_cases(cases, source) -> None:
+    """Refuse what ``Cohort.validate`` refuses and a feature table cannot hold: no case, or two
+    cases with one key (their rows would be written twice)."""
+    if not cases:
+        raise ManifestError(
+            "there is no case to extract (the cohort is empty)",
+            path=source,
+            fix="give a cohort with at least one (patient, image, mask) row",
+        )
+    seen: dict[tuple, int] = {}
+    dups = []
+    for i, case in enumerate(cases):
+        key = _case_key(case)
+        if key in seen:
+            dups.append(f"{key} (cases {seen[key] + 1} and {i + 1})")
+        else:
+            seen[key] = i
+    if dups:
+        raise ManifestError(
+            f"{len(dups)} duplicate case key(s) (patient_id, modality, timepoint, label): "
+            + "; ".join(dups[:10]),
+            path=source,
+            fix="give each image its own modality / timepoint, or each mask row its own label "
+            "(Cohort.validate() lists every problem of the manifest)",
+        )
+
+
 def _progress(show: bool, total: int):
     if not show:
         return None
@@ -316,16 +404,19 @@ def _progress(show: bool, total: int):
 
 
 def _assemble(cases, results, eng) -> ExtractionResult:
-    rows, index, failures, inputs = [], [], [], {}
+    rows, index, failures, inputs, reasons = [], [], [], {}, {}
     n_cached = 0
+    cache_errors = []
     for case, res in zip(cases, results):
-        label = case.label_name if hasattr(case, "label_name") else str(case.label)
-        key = (str(case.patient_id), str(case.modality), str(case.timepoint), label)
+        key = _case_key(case)
         if "features" in res:
             rows.append(res["features"])
             index.append(key)
+            reasons[key] = res.get("undefined") or {}
             inputs["|".join(key)] = res["hashes"]
             n_cached += bool(res.get("cached"))
+            if res.get("cache_error"):
+                cache_errors.append(res["cache_error"])
         else:
             failures.append(
                 dict(zip(FAILURE_COLUMNS, (*key, res["stage"], res["error"], res["fix"])))
@@ -336,6 +427,15 @@ def _assemble(cases, results, eng) -> ExtractionResult:
         if index
         else (pd.MultiIndex.from_tuples([], names=INDEX_NAMES))
     )
+    undefined = _undefined_table(features, reasons)
+    if cache_errors:
+        import warnings
+
+        warnings.warn(
+            f"{len(cache_errors)} case(s) could not be written to the cache (first: "
+            f"{cache_errors[0]}); their features are in the result, but a rerun recomputes them",
+            stacklevel=3,
+        )
     provenance = {
         "engine": eng.name,
         "engine_version": eng.version,
@@ -345,8 +445,49 @@ def _assemble(cases, results, eng) -> ExtractionResult:
         "n_cases": len(cases),
         "n_failed": len(failures),
         "n_from_cache": n_cached,
+        "n_undefined": len(undefined),
+        "n_cache_errors": len(cache_errors),
     }
-    return ExtractionResult(features, pd.DataFrame(failures, columns=FAILURE_COLUMNS), provenance)
+    return ExtractionResult(
+        features, pd.DataFrame(failures, columns=FAILURE_COLUMNS), provenance, undefined
+    )
+
+
+def _family_of(tag: str) -> str | None:
+    """The native family of a feature tag (filter prefix ``name__`` allowed), else None."""
+    from radiopredict.features.families import load_all
+    from radiopredict.features.registry import get_feature
+
+    load_all()
+    try:
+        return get_feature(tag.split("__")[-1]).family
+    except (KeyError, ValueError, LookupError):
+        return None
+
+
+def _undefined_table(features: pd.DataFrame, reasons: dict[tuple, dict[str, str]]):
+    """One row per (case, feature) not computed: what the engine reported, plus every missing
+    cell of the table (a feature computed for other cases) it did not explain."""
+    rows = []
+    for key, why in reasons.items():
+        for feature, reason in why.items():
+            rows.append((*key, feature, reason))
+    if len(features.columns) and len(features):
+        missing = features.isna()
+        families: dict[str, str | None] = {}
+        for key, row in zip(features.index, missing.to_numpy(), strict=True):
+            why = reasons.get(tuple(key), {})
+            for col in features.columns[row]:
+                if col in why:
+                    continue
+                if col not in families:
+                    families[col] = _family_of(str(col))
+                prefix = str(col).rsplit("__", 1)[0] + "__" if "__" in str(col) else ""
+                family = families[col]
+                if family is not None and f"{prefix}{family}" in why:
+                    continue  # the engine reported the whole family
+                rows.append((*key, col, "not computed for this case (computed for others)"))
+    return pd.DataFrame(rows, columns=UNDEFINED_COLUMNS)
 
 
 def _versions(engine_name: str) -> dict[str, str]:

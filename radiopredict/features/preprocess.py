@@ -431,6 +431,15 @@ def preprocess(
                 patient=patient,
                 fix="use a finer new_spacing or a lower mask_threshold",
             )
+        n_bad = int(np.count_nonzero(~np.isfinite(img[morph])))
+        if n_bad:  # NaN / inf voxels next to the ROI, pulled in by interpolation
+            raise ConfigError(
+                f"{n_bad} voxel(s) of the ROI are NaN or infinite after interpolation onto the "
+                f"{settings.new_spacing} mm grid: the image has non-finite voxels next to the ROI",
+                patient=patient,
+                fix="replace NaN/inf voxels of the image (e.g. by the background value) before "
+                "feature extraction",
+            )
     else:
         pad = [int(math.ceil(LOCAL_PEAK_RADIUS_MM / s)) + 1 for s in spacing]
         bb = _bbox(mask)

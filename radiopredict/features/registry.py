@@ -45,6 +45,17 @@ class FeatureDef:
 
 
 _REGISTRY: dict[str, FeatureDef] = {}
+_LOADED = False
+
+
+def _load_families() -> None:
+    """Import every family once, so the registry is complete whoever asks first."""
+    global _LOADED
+    if not _LOADED:
+        _LOADED = True  # before importing: a family that reads the registry must not recurse
+        from radiopredict.features.families import load_all
+
+        load_all()
 
 
 def register(*defs: FeatureDef) -> None:
@@ -56,12 +67,14 @@ def register(*defs: FeatureDef) -> None:
 
 
 def all_features() -> list[FeatureDef]:
-    """All registered definitions, in registration order."""
+    """Every feature the engine computes, in registration order (all families are loaded)."""
+    _load_families()
     return list(_REGISTRY.values())
 
 
 def get_feature(stem: str) -> FeatureDef:
     """The definition of one tag stem (aggregation suffix allowed)."""
+    _load_families()
     if stem in _REGISTRY:
         return _REGISTRY[stem]
     for suffix in (

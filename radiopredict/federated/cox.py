@@ -34,7 +34,14 @@ from radiopredict.federated.protocol import (
     total,
 )
 
-__all__ = ["CoxFit", "fit_cox", "efron_terms", "breslow_baseline"]
+__all__ = [
+    "CoxFit",
+    "fit_cox",
+    "efron_terms",
+    "combine_efron",
+    "unpack_symmetric",
+    "breslow_baseline",
+]
 
 
 def _survival(site: SiteData):
@@ -105,9 +112,20 @@ def efron_terms(Z, event, time, beta, times=None):
         "eta": np.array([eta[event].sum()]),
     }
     if not own_times:
+        iu = np.triu_indices(p)  # the p x p sums are symmetric: send the upper triangle
+        parts["r2"], parts["d2"] = r2[:, iu[0], iu[1]], d2[:, iu[0], iu[1]]
         return parts
     ll, g, h = combine_efron(parts)
     return {"ll": np.array([ll]), "g": g, "h": h}
+
+
+def unpack_symmetric(tri: np.ndarray, p: int) -> np.ndarray:
+    """``(K, p (p + 1) / 2)`` upper triangles back to ``(K, p, p)`` symmetric matrices."""
+    iu = np.triu_indices(p)
+    out = np.zeros((tri.shape[0], p, p))
+    out[:, iu[0], iu[1]] = tri
+    out[:, iu[1], iu[0]] = tri
+    return out
 
 
 def combine_efron(parts) -> tuple[float, np.ndarray, np.ndarray]:
@@ -237,6 +255,8 @@ def fit_cox(
             ll, g, h = float(total(replies, "ll")[0]), total(replies, "g"), total(replies, "h")
         else:
             parts = {k: total(replies, k) for k in ("r0", "r1", "r2", "d0", "d1", "d2", "d")}
+            parts["r2"] = unpack_symmetric(parts["r2"], p)
+            parts["d2"] = unpack_symmetric(parts["d2"], p)
             parts.update(zsum=total(replies, "zsum"), eta=total(replies, "eta"))
             ll, g, h = combine_efron(parts)
         if alpha > 0:

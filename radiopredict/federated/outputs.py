@@ -11,7 +11,7 @@ import pandas as pd
 
 from radiopredict.federated.protocol import AuditLog
 
-__all__ = ["write_outputs", "save_federated_bundle", "result_summary"]
+__all__ = ["write_outputs", "save_study_model", "synthetic_reference", "result_summary"]
 
 
 def _listify(v):
@@ -71,45 +71,13 @@ def result_summary(result) -> dict[str, Any]:
     return _listify(out)
 
 
-def save_federated_bundle(path: str | Path, result, *, feature_settings: dict | None = None):
-    """Save the federated Cox model (``[ComBat ->] CoxPH``) with
-    :func:`radiopredict.bundle.save_bundle`, with the metadata a study bundle carries."""
-    from radiopredict.bundle import Bundle, save_bundle
-    from radiopredict.federated.study import model_pipeline
-
-    if feature_settings is None:
-        from radiopredict.features import FeatureSettings
-
-        feature_settings = FeatureSettings().to_dict()
-    columns = list(result.kept) + (["batch"] if result.combat is not None else [])
-    bundle = Bundle(
-        model=model_pipeline(result),
-        metadata={
-            "task": "survival",
-            "horizon": result.horizon,
-            "columns": columns,
-            "feature_settings": feature_settings,
-            "feature_engine": "native",
-            "label": None,
-            "treatment_column": None,
-            "federated": {
-                "sites": result.sites,
-                "dropped": result.dropped,
-                "impute_mean": dict(zip(result.kept, map(float, result.impute_mean))),
-                "settings": result.settings.to_dict(),
-                "cindex_binned": None if result.validation is None else result.validation.cindex,
-            },
-        },
-    )
-    return save_bundle(path, bundle, overwrite=True)
-
-
 def write_outputs(out: str | Path, result, audit: AuditLog) -> dict[str, Path]:
-    """Write ``model_bundle/``, ``audit.csv``, ``bytes_per_round.csv``, ``result.json``."""
+    """Write ``model_bundle/`` (a :class:`~radiopredict.StudyModel` bundle), ``audit.csv``,
+    ``bytes_per_round.csv`` and ``result.json``."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     paths = {
-        "bundle": save_federated_bundle(out / "model_bundle", result),
+        "bundle": save_study_model(out / "model_bundle", result),
         "audit": out / "audit.csv",
         "bytes_per_round": out / "bytes_per_round.csv",
         "result": out / "result.json",
@@ -200,3 +168,82 @@ def comparison_from_summary(summary: dict, sites, bundle_model) -> pd.DataFrame:
         horizon=float(summary["horizon"]),
     )
     return compare(result, pooled_reference(sites, result), sites)
+
+
+def synthetic_reference(result, n: int = 200, seed: int = 0):
+    """A SYNTHETIC reference design matrix and target drawn from the federated aggregates only.
+
+    A :class:`~radiopredict.StudyModel` keeps a development reference (SHAP background,
+    censoring distribution, shift checks). A federated study has no pooled rows, so the
+    reference is simulated: harmonised features from independent normals with the federated
+    means and SDs, mapped back to each batch's scale with the fitted ComBat parameters (batches
+    drawn with equal probability); survival times from the fitted Cox model and Breslow baseline,
+    censored at the largest follow-up time. No patient row is used.
+    """
+    from radiopredict.targets import make_survival_target
+
+    rng = np.random.default_rng(seed)
+    kept = list(result.kept)
+    H = rng.normal(size=(n, len(kept))) * result.scale_sd + result.scale_mean
+    X = pd.DataFrame(H, columns=kept, index=[f"reference-{i:04d}" for i in range(n)])
+    cb = result.combat
+    if cb is not None:
+        b = rng.integers(0, len(cb.batches_), size=n)
+        sd = np.sqrt(cb.var_pooled_)
+        z = (H - cb.grand_mean_) / sd
+        raw = (z * np.sqrt(cb.delta_star_[b]) + cb.gamma_star_[b]) * sd + cb.grand_mean_
+        X = pd.DataFrame(raw, columns=kept, index=X.index)
+        X["batch"] = cb.batches_[b]
+    base = result.baseline
+    risk = np.exp(H @ result.cox.coef - base.offset_)
+    target = rng.exponential(size=n) / risk  # cumulative hazard reached at the event time
+    idx = np.searchsorted(base.cumulative_hazard_, target)
+    event = idx < len(base.event_times_)
+    time = np.where(
+        event, base.event_times_[np.clip(idx, 0, len(base.event_times_) - 1)], base.max_time_
+    )
+    return X, make_survival_target(event, time)
+
+
+def save_study_model(
+    path: str | Path,
+    result,
+    *,
+    study: dict | None = None,
+    feature_settings=None,
+    seed: int = 0,
+):
+    """Save the federated model as a :class:`~radiopredict.StudyModel` bundle (what
+    ``radiopredict predict`` loads), with a SYNTHETIC reference (:func:`synthetic_reference`)
+    and the federated imputation means.
+
+    ``feature_settings`` are the study's shared feature settings (a ``FeatureSettings``; the
+    defaults when omitted), ``study`` extra study settings (e.g. ``{"features": ...}``)."""
+    from radiopredict.features import FeatureSettings
+    from radiopredict.federated.study import model_pipeline
+    from radiopredict.study import StudyModel
+    from radiopredict.study.settings import Study
+
+    X, y = synthetic_reference(result, seed=seed)
+    settings = Study.from_dict(
+        {"manifest": "", "task": "survival", "horizon": float(result.horizon), **(study or {})}
+    )
+    model = StudyModel.from_parts(
+        settings,
+        pipeline=model_pipeline(result),
+        X=X,
+        y=y,
+        horizon=float(result.horizon),
+        feature_settings=feature_settings if feature_settings is not None else FeatureSettings(),
+        with_batch=result.combat is not None,
+        development={
+            "federated": {
+                "sites": list(result.sites),
+                "dropped": list(result.dropped),
+                "cox_rounds": int(result.cox.n_rounds),
+            },
+            "reference": "SYNTHETIC: drawn from the federated aggregates, no patient row",
+        },
+    )
+    model.impute_ = pd.Series(result.impute_mean, index=list(result.kept), dtype=float)
+    return model.save(path, overwrite=True)

@@ -32,6 +32,8 @@ __all__ = [
     "list_series",
     "read_dicom_series",
     "dicom_modality",
+    "dicom_frame_of_reference",
+    "check_frame_of_reference",
     "rtstruct_rois",
     "read_rtstruct",
     "seg_segments",
@@ -39,6 +41,8 @@ __all__ = [
     "write_dicom_seg",
 ]
 
+#: DICOM tag of the Frame of Reference UID, kept on images read from a series.
+FRAME_OF_REFERENCE_TAG = "0020|0052"
 # Modalities that are not images: never read as an image series.
 _NON_IMAGE_MODALITIES = {"RTSTRUCT", "SEG", "RTPLAN", "RTDOSE", "RTRECORD", "SR", "PR", "KO", "REG"}
 
@@ -70,6 +74,14 @@ def dicom_modality(path: Path) -> str:
 
     ds = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=["Modality"])
     return str(ds.get("Modality", "")).upper()
+
+
+def dicom_frame_of_reference(path: Path) -> str:
+    """The Frame of Reference UID (0020,0052) of a DICOM file ("" when absent)."""
+    import pydicom
+
+    ds = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=["FrameOfReferenceUID"])
+    return str(ds.get("FrameOfReferenceUID", "")).strip()
 
 
 @dataclass(frozen=True)
@@ -191,7 +203,28 @@ def read_dicom_series(folder: Path, series_uid: str | None = None) -> sitk.Image
             "GDCM supports, and of one size",
         ) from exc
     _check_slice_spacing(chosen, image, folder, reader)
+    for tag in (FRAME_OF_REFERENCE_TAG, "0020|000e"):  # kept to check RTSTRUCT / SEG against
+        if reader.HasMetaDataKey(0, tag):
+            image.SetMetaData(tag, reader.GetMetaData(0, tag).strip().rstrip("\0"))
     return image
+
+
+def check_frame_of_reference(uids: set[str], reference: sitk.Image, path: Path, what: str) -> None:
+    """Raise when a structure set / segmentation was drawn in another Frame of Reference than
+    the reference image's (known when the image was read from its DICOM series)."""
+    uids = {u.strip() for u in uids if u and u.strip()}
+    if not uids or not reference.HasMetaDataKey(FRAME_OF_REFERENCE_TAG):
+        return
+    image_uid = reference.GetMetaData(FRAME_OF_REFERENCE_TAG).strip()
+    if image_uid and image_uid not in uids:
+        raise GeometryMismatchError(
+            f"the {what} belongs to Frame of Reference {', '.join(sorted(uids))}, but the image "
+            f"series to Frame of Reference {image_uid}: it was drawn on another scan (or another "
+            "registration of it), so its voxels would land in the wrong place",
+            path=path,
+            fix=f"pair the {what} with the image series it was drawn on (same Frame of "
+            "Reference UID (0020,0052)), or register the image to that series first",
+        )
 
 
 def _check_slice_spacing(
@@ -215,12 +248,43 @@ def _check_slice_spacing(
     bad = np.abs(gaps - med) > 0.01 * max(med, 1e-6) + 1e-3
     if med <= 0 or bad.any():
         where = ", ".join(f"{g:.4g} mm" for g in gaps[bad][:5])
+        unread = _unreadable_dicom_files(folder)
+        damaged = (
+            f"; {len(unread)} DICOM file(s) of the folder could not be read (damaged or "
+            f"truncated?): {', '.join(unread[:5])}"
+            if unread
+            else ""
+        )
         raise ImageReadError(
             f"DICOM series {info.series_uid} has unevenly spaced slices (usual gap {med:.4g} mm, "
-            f"but also {where or 'zero gaps'}): a slice is missing or duplicated",
+            f"but also {where or 'zero gaps'}): a slice is missing or duplicated{damaged}",
             path=folder,
-            fix="restore the complete series (or remove duplicate files) before reading",
+            fix="restore the complete series (copy the damaged files again, or remove "
+            "duplicate files) before reading",
         )
+
+
+def _unreadable_dicom_files(folder: Path) -> list[str]:
+    """Names of the DICOM files (``DICM`` magic) of ``folder`` that belong to no series GDCM
+    could read: files cut short or damaged, which GDCM leaves out of the series silently."""
+    reader = sitk.ImageSeriesReader()
+    with _quiet_itk():
+        listed = {
+            Path(f).name
+            for uid in reader.GetGDCMSeriesIDs(str(folder))
+            for f in reader.GetGDCMSeriesFileNames(str(folder), uid)
+        }
+    out = []
+    for p in sorted(folder.iterdir()):
+        if not p.is_file() or p.name in listed or not is_dicom_file(p):
+            continue
+        try:
+            if dicom_modality(p) in _NON_IMAGE_MODALITIES:
+                continue  # an RTSTRUCT, SEG... beside the slices: not part of the series
+        except Exception:  # not even its header reads
+            pass
+        out.append(p.name)
+    return out
 
 
 def _first_line(exc: BaseException) -> str:
@@ -310,6 +374,15 @@ def read_rtstruct(
     """
     ds = _read_dataset(path)
     names = {int(r.ROINumber): str(r.ROIName) for r in ds.get("StructureSetROISequence", [])}
+    frames = {
+        str(f.get("FrameOfReferenceUID", ""))
+        for f in ds.get("ReferencedFrameOfReferenceSequence", [])
+    }
+    frames |= {
+        str(r.get("ReferencedFrameOfReferenceUID", ""))
+        for r in ds.get("StructureSetROISequence", [])
+    }
+    check_frame_of_reference(frames, reference, path, "RTSTRUCT")
     if label is None:
         numbers = sorted(names)
         if not numbers:

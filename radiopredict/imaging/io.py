@@ -21,7 +21,7 @@ from radiopredict.errors import (
     InputFileNotFoundError,
     LabelNotFoundError,
 )
-from radiopredict.imaging import dicom
+from radiopredict.imaging import _integrity, dicom
 from radiopredict.imaging.geometry import check_geometry
 
 __all__ = [
@@ -69,15 +69,23 @@ def _require_exists(path: Path, what: str) -> None:
 
 
 def _read_sitk(path: Path, what: str) -> sitk.Image:
+    """Read a file with SimpleITK after checking that its data is complete (SimpleITK
+    zero-fills what a truncated NIfTI lacks), as one 3-D volume with finite voxels."""
+    _integrity.check_file_complete(path, what)
     try:
-        return sitk.ReadImage(str(path))
+        image = sitk.ReadImage(str(path))
     except RuntimeError as exc:
+        # ITK says "Unable to determine ImageIO reader" for a damaged file: say what is wrong
+        _integrity.check_file_complete(path, what, thorough=True)
         raise ImageReadError(
             f"cannot read the {what}: {dicom._first_line(exc)}",
             path=path,
             fix="use a NIfTI (.nii/.nii.gz), NRRD, MHA/MHD file or a DICOM series folder, and "
             "check that the file is complete (not truncated or still downloading)",
         ) from exc
+    image = _integrity.check_volume(image, path, what)
+    _integrity.check_finite(image, path, what)
+    return image
 
 
 def read_image(path: PathLikeStr, *, series_uid: str | None = None) -> sitk.Image:
@@ -138,6 +146,15 @@ def _as_label_map(mask: sitk.Image, path: Path) -> sitk.Image:
     if mask.GetPixelID() in (sitk.sitkFloat32, sitk.sitkFloat64):
         arr = sitk.GetArrayViewFromImage(mask)
         if not np.all(np.isfinite(arr)) or not np.all(arr == np.round(arr)):
+            finite = arr[np.isfinite(arr)]
+            if finite.size and (finite.min() < 0 or finite.max() > 1):
+                lo, hi = float(finite.min()), float(finite.max())
+                raise ImageReadError(
+                    f"the mask holds non-integer values from {lo:.4g} to {hi:.4g}: this looks "
+                    "like an image, not a label map (are the image and mask columns swapped?)",
+                    path=path,
+                    fix=_SWAP_FIX,
+                )
             raise ImageReadError(
                 "the mask holds non-integer values (a probability map?), so it is not a label map",
                 path=path,
@@ -152,6 +169,54 @@ def _as_label_map(mask: sitk.Image, path: Path) -> sitk.Image:
             pixel = sitk.sitkInt32
         mask = sitk.Cast(mask, pixel)
     return mask
+
+
+#: More distinct values than a label map holds (TotalSegmentator: 117 labels; brain atlases
+#: a few hundred); a CT or MR image has thousands.
+MAX_LABELS = 500
+_SWAP_FIX = (
+    "check that the manifest's image and mask columns are not swapped; a mask holds 0 for the "
+    "background and one positive integer per label (1, 2, ...)"
+)
+
+
+def _check_plausible_labels(mask: sitk.Image, path: Path) -> None:
+    """Refuse a 'mask' that is an image: negative values or more than MAX_LABELS labels."""
+    if mask.GetPixelID() in (sitk.sitkUInt8, sitk.sitkLabelUInt8):
+        return  # 0..255: any content is a plausible label map
+    arr = sitk.GetArrayViewFromImage(mask)
+    if not arr.size:
+        return
+    lo, hi = int(arr.min()), int(arr.max())
+    if lo < 0:
+        n_neg = int(np.count_nonzero(arr < 0))
+        raise ImageReadError(
+            f"the mask holds negative values ({n_neg} voxels, down to {lo}): a label map has "
+            "none, so this looks like an image (a CT in HU?), not a mask",
+            path=path,
+            fix=_SWAP_FIX,
+        )
+    n_values = _count_values(arr, lo, hi)
+    if n_values > MAX_LABELS:
+        raise ImageReadError(
+            f"the mask holds {n_values} distinct values (from {lo} to {hi}): a label map holds "
+            f"a few labels (at most {MAX_LABELS} here), so this looks like an image, not a mask",
+            path=path,
+            fix=_SWAP_FIX,
+        )
+
+
+def _count_values(arr: np.ndarray, lo: int, hi: int) -> int:
+    """Number of distinct values of a non-negative integer array (slab by slab: bounded memory)."""
+    if hi - lo >= 1 << 24:
+        return len(np.unique(arr))
+    counts = np.zeros(hi - lo + 1, dtype=np.int64)
+    step = max(1, (1 << 22) // max(1, arr[0].size))
+    for k in range(0, arr.shape[0], step):
+        counts += np.bincount(
+            np.ravel(arr[k : k + step]).astype(np.int64) - lo, minlength=len(counts)
+        )
+    return int(np.count_nonzero(counts))
 
 
 def _sidecar_names(path: Path) -> dict[int, str]:
@@ -230,6 +295,7 @@ def mask_labels(path: PathLikeStr) -> dict[int, str]:
             fix="pass a NIfTI/NRRD/MHA label map, a DICOM-SEG or an RTSTRUCT file",
         )
     mask = _as_label_map(_read_sitk(path, "mask"), path)
+    _check_plausible_labels(mask, path)
     return _label_names_for(path, mask)
 
 
@@ -303,6 +369,10 @@ def read_mask(
             )
         return dicom.read_rtstruct(path, reference, label, on_mismatch=on_mismatch)
     if modality == "SEG":
+        if reference is not None:
+            dicom.check_frame_of_reference(
+                {dicom.dicom_frame_of_reference(path)}, reference, path, "DICOM-SEG"
+            )
         mask = dicom.read_dicom_seg(path, label)
         # highdicom orders the volume's axes its own way: give the mask the axis order of the
         # reference (or LPS), a pure permutation / flip of the voxels
@@ -324,6 +394,7 @@ def read_mask(
         return mask
 
     mask = _as_label_map(_read_sitk(path, "mask"), path)
+    _check_plausible_labels(mask, path)
     if reference is not None:
         mask = check_geometry(
             mask, reference, on_mismatch=on_mismatch, tolerance=tolerance, path=path

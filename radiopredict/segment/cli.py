@@ -70,7 +70,7 @@ def train(
             num_threads=threads,
         ),
         preprocessing=prep,
-        progress_bar=not quiet,
+        progress=not quiet,
     )
     weights, config = model.save(out)
     typer.echo(json.dumps({"weights": str(weights), "config": str(config), **model.training}))
@@ -106,7 +106,7 @@ def predict(
         device=device,
         num_threads=threads,
         overwrite=overwrite,
-        progress_bar=not quiet,
+        progress=not quiet,
     )
     target = manifest_out or Path(out_dir) / "manifest.csv"
     new.write(target)

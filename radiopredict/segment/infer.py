@@ -10,10 +10,12 @@ from typing import Any
 import pandas as pd
 import SimpleITK as sitk
 
-from radiopredict._torch import progress, torch_threads
+from radiopredict._torch import torch_threads
 from radiopredict.cohort import Case, Cohort
 from radiopredict.errors import ConfigError, RadiopredictError
-from radiopredict.segment._data import as_cases, case_name, read_case_image, write_mask_file
+from radiopredict.imaging.cases import as_cases, case_name, read_case_image
+from radiopredict.parallel import resolve_progress, track
+from radiopredict.segment._data import write_mask_file
 from radiopredict.segment.model import SegmentationModel
 from radiopredict.segment.postprocess import postprocess_mask
 
@@ -61,7 +63,8 @@ def predict_masks(
     num_threads: int | None = None,
     overwrite: bool = False,
     on_error: str = "raise",
-    progress_bar: bool = True,
+    progress: bool = True,
+    progress_bar: bool | None = None,
 ) -> Cohort | list[Case]:
     """Segment every image and write the masks as NIfTI under ``out_dir``.
 
@@ -87,8 +90,10 @@ def predict_masks(
     on_error
         ``"raise"`` stops at the first failing case; ``"record"`` skips it (keeping its old mask)
         and lists it in ``result.attrs``-like ``failures`` (see Returns).
-    progress_bar
+    progress
         Show a progress bar.
+    progress_bar
+        Deprecated spelling of ``progress``.
 
     Returns
     -------
@@ -97,6 +102,7 @@ def predict_masks(
         ``on_error="record"`` the failures table (patient_id, image, error) is the attribute
         ``failures`` of the returned cohort (or list).
     """
+    show_progress = resolve_progress(progress, progress_bar, where="predict_masks")
     if on_error not in ("record", "raise"):
         raise ConfigError(
             f"on_error must be 'record' or 'raise', got {on_error!r}",
@@ -112,8 +118,8 @@ def predict_masks(
     mapping: dict[Any, Path] = {}
     failures = []
     with torch_threads(num_threads):
-        for case in progress(
-            case_list, total=len(case_list), description="segmenting", enabled=progress_bar
+        for case in track(
+            case_list, total=len(case_list), description="segmenting", enabled=show_progress
         ):
             value = case.label if isinstance(case.label, int) else 1
             key = (str(case.image), value)

@@ -25,7 +25,7 @@ import SimpleITK as sitk
 from radiopredict._settings import Settings, option
 from radiopredict.cohort import Case, Cohort
 from radiopredict.errors import ConfigError, RadiopredictError
-from radiopredict.segment._data import as_cases, read_case_image, read_case_mask
+from radiopredict.imaging.cases import as_cases, read_case_image, read_case_mask
 from radiopredict.segment.postprocess import voxel_volume_mm3
 
 __all__ = ["QCThresholds", "mask_qc", "qc_table", "surface_distances"]

@@ -11,10 +11,12 @@ from typing import Any
 import numpy as np
 
 from radiopredict._settings import Settings, option
-from radiopredict._torch import progress, require_monai, resolve_device, seeded, torch_threads
+from radiopredict._torch import require_monai, resolve_device, seeded, torch_threads
 from radiopredict.cohort import Case, Cohort
 from radiopredict.errors import ConfigError
-from radiopredict.segment._data import Preprocessing, as_cases, load_training_case
+from radiopredict.imaging.cases import as_cases
+from radiopredict.parallel import resolve_progress, track
+from radiopredict.segment._data import Preprocessing, load_training_case
 from radiopredict.segment.model import SegmentationModel
 from radiopredict.segment.unet import UNetConfig, build_unet, torch
 
@@ -169,7 +171,8 @@ def train_unet(
     *,
     preprocessing: Preprocessing | None = None,
     validation: Cohort | Iterable[Any] | None = None,
-    progress_bar: bool = True,
+    progress: bool = True,
+    progress_bar: bool | None = None,
     verbose: bool = False,
 ) -> SegmentationModel:
     """Train a U-Net to segment the cases' masks (label of each case, or any non-zero voxel).
@@ -195,8 +198,10 @@ def train_unet(
     validation
         Explicit validation cases; when omitted ``settings.val_fraction`` of the patients of
         ``cases`` are held out.
-    progress_bar
+    progress
         Show a progress bar per epoch.
+    progress_bar
+        Deprecated spelling of ``progress``.
     verbose
         Print one line per epoch.
 
@@ -206,6 +211,7 @@ def train_unet(
         With ``history`` (one dict per epoch: epoch, loss, val_dice, seconds) and ``training``
         (settings, numbers of cases, best validation Dice) recorded.
     """
+    show_progress = resolve_progress(progress, progress_bar, where="train_unet")
     require_monai("U-Net training")
     from monai.losses import DiceCELoss
 
@@ -250,11 +256,11 @@ def train_unet(
         for epoch in range(1, settings.max_epochs + 1):
             net.train()
             losses = []
-            steps = progress(
+            steps = track(
                 range(settings.steps_per_epoch),
                 total=settings.steps_per_epoch,
                 description=f"epoch {epoch}/{settings.max_epochs}",
-                enabled=progress_bar,
+                enabled=show_progress,
             )
             for _ in steps:
                 xb, yb = sampler.sample(settings.batch_size)

@@ -553,29 +553,6 @@ def _has_outcomes(cohort, task: str) -> bool:
     return bool(cohort.patients[list(needed)].notna().all(axis=None))
 
 
-def _check_output_folder(out: Path) -> None:
-    """The output folder can be created and written, before any work starts."""
-    from radiopredict.errors import OutputError
-
-    if out.exists() and not out.is_dir():
-        raise OutputError(
-            "the output path is a file, a folder is due",
-            path=out,
-            fix="choose a folder name with --out",
-        )
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        probe = out / ".radiopredict-write-test"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as exc:
-        raise OutputError(
-            f"the output folder cannot be written ({exc.strerror or exc})",
-            path=out,
-            fix="choose a writable folder with --out",
-        ) from exc
-
-
 def predict_and_report(
     model,
     cohort,
@@ -608,8 +585,9 @@ def predict_and_report(
     from radiopredict.report.prediction import prediction_report
 
     console = console or Console()
-    out = Path(out_dir)
-    _check_output_folder(out)
+    from radiopredict._outputs import check_writable_folder
+
+    out = check_writable_folder(out_dir)
     t0 = time.perf_counter()
     prediction = model.predict(
         cohort,
