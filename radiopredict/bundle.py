@@ -209,7 +209,9 @@ def load_bundle(path: str | os.PathLike[str]) -> Bundle:
         ) from exc
     if manifest.get("format") != FORMAT:
         raise BundleIntegrityError(
-            f"not a radiopredict bundle (format {manifest.get('format')!r})", path=manifest_path
+            f"not a radiopredict bundle (format {manifest.get('format')!r})",
+            path=manifest_path,
+            fix="pass a folder written by save_bundle or StudyModel.save",
         )
     expected: dict[str, str] = manifest.get("files", {})
     present = {

@@ -603,7 +603,10 @@ def _numeric_frame(X, name: str) -> pd.DataFrame:
             fix="pass the numeric design matrix the model sees (encode categories first)",
         )
     if X.shape[1] == 0 or X.shape[0] == 0:
-        raise FeatureTableError(f"{name} is empty ({X.shape[0]} rows, {X.shape[1]} columns)")
+        raise FeatureTableError(
+            f"{name} is empty ({X.shape[0]} rows, {X.shape[1]} columns)",
+            fix="pass the design matrix of at least one patient with its numeric model inputs",
+        )
     return X.astype(float)
 
 

@@ -239,7 +239,11 @@ def _run_study(study: Study, *, console=None, progress: bool = True) -> dict[str
         if len(result.failures):
             _print_table(console, result.failures, f"{len(result.failures)} case(s) failed")
         if result.features.empty:
-            raise ManifestError("no case produced features; see failures.csv", path=manifest)
+            raise ManifestError(
+                "no case produced features; see failures.csv",
+                path=manifest,
+                fix="correct the cases listed in failures.csv (each row names the fix)",
+            )
         console.print(f"{result.features.shape[1]} features for {len(result.features)} cases")
 
     embeddings = encoder = crop = None
