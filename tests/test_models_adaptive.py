@@ -236,3 +236,24 @@ def test_nested_cv_fills_the_same_table_from_the_grid_search(rossi):
     ic = res.inner_choice
     assert len(ic) == 6 and ic.groupby("fold")["chosen"].sum().eq(1).all()
     assert set(ic["candidate"]) == {str({"C": 1e-4}), str({"C": 1.0})}
+
+
+def test_fitted_choice_saves_and_loads_with_skops(rossi, tmp_path):
+    import skops.io as sio
+
+    from radiopredict.bundle import TRUSTED_MODULES
+
+    X, y = rossi
+    cands = [
+        ("cox", SurvivalPipeline([("model", CoxPH(alpha=0.1))])),
+        ("null", SurvivalPipeline([("model", NullSurvival())])),
+    ]
+    model = AdaptiveSurvival(cands, n_splits=3).fit(X, y)
+    path = tmp_path / "model.skops"
+    sio.dump(model, path)
+    untrusted = sio.get_untrusted_types(file=path)
+    assert not [t for t in untrusted if not t.startswith(TRUSTED_MODULES)]
+    loaded = sio.load(path, trusted=untrusted)
+    assert loaded.chosen_ == model.chosen_
+    pd.testing.assert_frame_equal(loaded.inner_scores_, model.inner_scores_)
+    np.testing.assert_array_equal(loaded.predict(X), model.predict(X))

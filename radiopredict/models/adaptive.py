@@ -119,20 +119,31 @@ class _InnerChoice(BaseEstimator):
                 fix="check the target: each inner fold needs both classes / some events",
             )
         best = int(np.nanargmax(mean))  # ties: the first candidate in the list
-        table = pd.DataFrame(
-            scores, index=[n for n, _ in cands], columns=[f"fold_{j}" for j in range(len(folds))]
-        )
-        table["mean"] = mean
-        table["sd"] = np.nanstd(scores, axis=1, ddof=1)
-        table["chosen"] = np.arange(len(cands)) == best
-        table.index.name = "candidate"
-        self.inner_scores_ = table
+        # plain arrays (a fitted model is saved with skops, which cannot store a DataFrame);
+        # inner_scores_ builds the table from them
+        self.candidate_names_ = [str(n) for n, _ in cands]
+        self.inner_fold_scores_ = scores
         self.chosen_ = cands[best][0]
         self.n_inner_splits_ = n_splits
         self.estimator_ = clone(cands[best][1]).fit(X, y, **fit_params)
         if hasattr(X, "columns"):
             self.feature_names_in_ = np.asarray(X.columns, dtype=object)
         self.n_features_in_ = int(np.shape(X)[1])
+
+    @property
+    def inner_scores_(self) -> pd.DataFrame:
+        """One row per candidate: the score on each inner fold, ``mean``, ``sd``, ``chosen``."""
+        check_is_fitted(self, "inner_fold_scores_")
+        scores = self.inner_fold_scores_
+        table = pd.DataFrame(
+            scores,
+            index=pd.Index(self.candidate_names_, name="candidate"),
+            columns=[f"fold_{j}" for j in range(scores.shape[1])],
+        )
+        table["mean"] = np.nanmean(scores, axis=1)
+        table["sd"] = np.nanstd(scores, axis=1, ddof=1)
+        table["chosen"] = table.index == self.chosen_
+        return table
 
     def predict(self, X) -> np.ndarray:
         """The chosen candidate's ``predict``."""
