@@ -140,12 +140,21 @@ class AblationResult:
         Out-of-fold scores, one column per model, indexed like the input tables.
     folds
         Outer fold number of every patient.
+    cnn_fit_cpu_seconds
+        CPU seconds of the CNN fit on each whole outer training fold (empty without the CNN).
     """
 
-    def __init__(self, table: pd.DataFrame, predictions: pd.DataFrame, folds: np.ndarray):
+    def __init__(
+        self,
+        table: pd.DataFrame,
+        predictions: pd.DataFrame,
+        folds: np.ndarray,
+        cnn_fit_cpu_seconds: list[float] | None = None,
+    ):
         self.table = table
         self.predictions = predictions
         self.folds = folds
+        self.cnn_fit_cpu_seconds = list(cnn_fit_cpu_seconds or [])
 
     def __repr__(self) -> str:
         return f"AblationResult(\n{self.table.to_string(index=False)}\n)"
@@ -227,6 +236,7 @@ def run_ablation(
     folds = np.full(n, -1)
     fold_auc: dict[str, list[float]] = {k: [] for k in names}
     nc, nr = C_.shape[1], R_.shape[1]
+    cpu_s: list[float] = []
     for k, (tr, te) in enumerate(splitter.split(np.zeros((n, 1)), y)):
         folds[te] = k
         blocks = {
@@ -239,6 +249,7 @@ def run_ablation(
             oof[name][te] = m.decision_function(Xb[te])
         if use_cnn:
             full = clone(cnn).fit(crops[tr], y[tr])
+            cpu_s.append(float(getattr(full, "fit_cpu_seconds_", np.nan)))
             score_te = full.decision_function(crops[te])
             inner = StratifiedKFold(inner_cv, shuffle=True, random_state=random_state)
             score_tr = cross_val_predict(
@@ -323,4 +334,4 @@ def run_ablation(
         rows.append(row)
     index = clinical.index if isinstance(clinical, pd.DataFrame) else None
     preds = pd.DataFrame(oof, index=index)[names]
-    return AblationResult(pd.DataFrame(rows), preds, folds)
+    return AblationResult(pd.DataFrame(rows), preds, folds, cpu_s)
