@@ -19,6 +19,7 @@ Only ``mode="3d"`` networks are explained.
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +64,9 @@ def saliency_maps(
         occ = OcclusionSensitivity(
             nn_module=net, mask_size=mask_size, n_batch=8, verbose=False, activate=False
         )
-        with torch.no_grad():
+        with torch.no_grad(), warnings.catch_warnings():
+            # MONAI 1.6 indexes with lists, which torch deprecates; nothing to act on here
+            warnings.simplefilter("ignore", UserWarning)
             base = float(net(x)[0, 0])
             occ_map, _ = occ(x)
         # occ_map: (1, classes, z, y, x) output with the region occluded
