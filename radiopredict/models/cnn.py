@@ -538,8 +538,8 @@ class CNNClassifier(ClassifierMixin, TransformerMixin, _CNNBase):
         Inner validation split (stratified) and early stopping patience (epochs); the weights of
         the best validation loss are kept. ``validation_fraction=0`` trains for ``epochs``. On
         small cohorts the validation loss is noisy and the network often learns late: on the
-        synthetic diagnosis task (160 training cases) early stopping stopped at 28-31 epochs
-        with held-out AUC 0.69, a fixed 40 epochs without it gave 0.95 (see docs/cnn.md).
+        synthetic diagnosis task (one fold, 160 training cases) early stopping stopped at 28-31
+        epochs with held-out AUC 0.69, a fixed 40 epochs without it gave 0.95 (docs/cnn.md).
     augment
         MONAI random flips, rotations up to about 15 degrees and intensity shifts.
     time_budget_s
