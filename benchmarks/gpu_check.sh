@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # GPU smoke check + timings of the deep paths (U-Net forward/backward, sliding-window inference,
-# short training, embeddings). Run from the repository root on a CUDA machine:
+# short training, embeddings, the CNN classifier on ROI crops). Run from the repository root on a CUDA machine:
 #
 #     bash benchmarks/gpu_check.sh            # uses $PYTHON or python
 #
@@ -98,6 +98,34 @@ res["embed_cases_per_s_cpu"] = round(len(cohort) / (time.perf_counter() - t0), 2
 res["embed_cuda_vs_cpu_max_abs_diff"] = float(np.abs(e_gpu.to_numpy() - e_cpu.to_numpy()).max())
 u = extract_embeddings(cohort, UNetEncoder(m), crop, device=CUDA, progress=False)
 res["unet_embedding_shape"] = list(u.shape)
+
+# 5. CNN classifier (diagnosis task) on CUDA vs CPU: fit time, held-out AUC, agreement
+from sklearn.metrics import roc_auc_score
+from radiopredict.models import CNNClassifier, cohort_crops
+NC = 8 if DRY else 200
+make_synthetic_cohort(out / "diag", n_patients=NC, seed=0, diagnosis=True)
+dcoh = Cohort.read(out / "diag" / "manifest_diagnosis.csv")
+dy = dcoh.binary_target()
+dcrop = CropSettings(size_mm=(48.0,) * 3, shape=(32,) * 3, include_mask=True,
+                     intensity="window", window=(-1000.0, 400.0))
+X = cohort_crops(dcoh, dcrop)
+cut = NC - NC // 4
+kw = dict(epochs=EPOCHS if DRY else 40, validation_fraction=0.0, time_budget_s=None,
+          random_state=0)
+sync(); t0 = time.perf_counter()
+g = CNNClassifier(device=CUDA, **kw).fit(X[:cut], dy[:cut])
+sync(); res["cnn_fit_s_cuda"] = round(time.perf_counter() - t0, 1)
+res["cnn_fit_device_ok"] = g.predict_proba(X[cut:]).shape == (NC - cut, 2)
+if not DRY:
+    res["cnn_heldout_auc_cuda_synthetic"] = round(float(roc_auc_score(dy[cut:], g.decision_function(X[cut:]))), 4)
+t0 = time.perf_counter()
+c = CNNClassifier(device="cpu", num_threads=os.cpu_count(), **{**kw, "epochs": 2})
+c.fit(X[:cut], dy[:cut])
+res["cnn_fit_s_cpu_2_epochs_all_threads"] = round(time.perf_counter() - t0, 1)
+# the same weights give the same logits on CUDA and CPU (within float tolerance)
+g_cpu = g.set_params(device="cpu").decision_function(X[cut:])
+g_gpu = g.set_params(device=CUDA).decision_function(X[cut:])
+res["cnn_cuda_vs_cpu_max_abs_logit_diff"] = float(np.abs(g_cpu - g_gpu).max())
 print(json.dumps(res, indent=2))
 (out / "gpu_check.json").write_text(json.dumps(res, indent=2))
 EOF

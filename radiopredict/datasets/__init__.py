@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from radiopredict.datasets.synthetic import (
     LABEL_NAMES,
+    DiagnosisModel,
     SyntheticModel,
     load_synthetic_ground_truth,
     make_synthetic_cohort,
@@ -15,6 +16,7 @@ from radiopredict.datasets.synthetic import (
 
 __all__ = [
     "LABEL_NAMES",
+    "DiagnosisModel",
     "SyntheticModel",
     "load_synthetic_ground_truth",
     "make_synthetic_cohort",

@@ -228,3 +228,52 @@ def draw_phantom(
         ),
     }
     return img, labels, props
+
+
+def add_satellite(
+    img: np.ndarray,
+    labels: np.ndarray,
+    rng: np.random.Generator,
+    spacing_zyx: tuple[float, float, float],
+    *,
+    radius_mm: float,
+    gap_mm: float,
+    intensity: float,
+    noise_sd: float,
+) -> dict[str, float]:
+    """Draw a small spherical satellite lesion ``gap_mm`` outside the tumour mask, in place.
+
+    The satellite is a ball of radius ``radius_mm`` whose surface lies ``gap_mm`` (distance
+    between its centre and the nearest tumour voxel minus its radius) from the tumour; it is
+    placed in the lung when a lung voxel at that distance exists, never touches the mask and is
+    **not** added to ``labels`` (a segmentation of the main tumour does not contain it). Its
+    voxels get ``intensity + noise_sd * N(0, 1)`` HU.
+
+    Returns the satellite's centre (mm from the volume centre, ``z, y, x``), radius, gap and
+    voxel count.
+    """
+    shape = img.shape
+    spacing = np.asarray(spacing_zyx, dtype=float)
+    dist = ndimage.distance_transform_edt(labels == 0, sampling=spacing)
+    target = radius_mm + gap_mm
+    half_voxel = 0.5 * float(spacing.max())
+    ring = np.abs(dist - target) <= half_voxel
+    lung = ring & (img < -500)
+    candidates = np.flatnonzero(lung if lung.any() else ring)
+    if candidates.size == 0:  # pragma: no cover - the field-of-view check leaves room
+        raise ValueError("no room for a satellite lesion around the tumour")
+    idx = np.unravel_index(int(rng.choice(candidates)), shape)
+    centre_mm = (np.asarray(idx, dtype=float) - (np.asarray(shape) - 1) / 2.0) * spacing
+    grids = np.ogrid[tuple(slice(0, n) for n in shape)]
+    d2 = sum(((g - i) * s) ** 2 for g, i, s in zip(grids, idx, spacing, strict=True))
+    ball = (d2 <= radius_mm**2) & (labels == 0) & (dist > 0.5 * gap_mm)
+    values = intensity + noise_sd * rng.standard_normal(int(ball.sum()))
+    img[ball] = np.clip(np.rint(values), -1024, 3071).astype(img.dtype)
+    return {
+        "satellite_centre_z_mm": float(centre_mm[0]),
+        "satellite_centre_y_mm": float(centre_mm[1]),
+        "satellite_centre_x_mm": float(centre_mm[2]),
+        "satellite_radius_mm": float(radius_mm),
+        "satellite_gap_mm": float(gap_mm),
+        "satellite_voxels": int(ball.sum()),
+    }

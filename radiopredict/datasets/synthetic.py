@@ -13,6 +13,7 @@ import functools
 import json
 import math
 import os
+import warnings
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ from radiopredict.errors import ConfigError, InputFileNotFoundError
 
 __all__ = [
     "SyntheticModel",
+    "DiagnosisModel",
     "make_synthetic_cohort",
     "load_synthetic_ground_truth",
     "LABEL_NAMES",
@@ -165,6 +167,68 @@ class SyntheticModel(Settings):
         }
 
 
+@dataclass(frozen=True)
+class DiagnosisModel:
+    """The diagnosis task: a binary ``abnormal`` label with an image-only signal.
+
+    With probability ``satellite_probability`` a patient gets small spherical satellite
+    lesions (their number uniform in ``satellite_count``, each radius uniform in
+    ``satellite_radius_mm``) whose surfaces lie ``satellite_gap_mm`` (uniform) outside the
+    tumour, in the lung. The satellites are drawn into the image but **not** into the mask: a segmentation of the main tumour, and every IBSI feature computed inside it,
+    does not see it. The label is Bernoulli with
+
+    $$ \\operatorname{logit} P(\\text{abnormal}) = \\gamma_0 + \\gamma_s\\, s
+       + \\gamma_h z_h + \\gamma_a z_{age}, $$
+
+    with $s \\in \\{0, 1\\}$ the satellite indicator, $z_h$ the standardised texture
+    heterogeneity (visible to radiomics) and $z_{age}$ the standardised age (clinical), so
+    radiomics and clinical variables capture the label only in part and the image carries
+    the rest.
+
+    Attributes
+    ----------
+    satellite_probability
+        Probability that a patient has satellite lesions.
+    satellite_count
+        Inclusive range of the number of satellites of a patient who has them.
+    satellite_radius_mm, satellite_gap_mm
+        Uniform ranges of the satellite's radius and of its gap to the tumour surface (mm).
+    intercept, gamma_satellite, gamma_heterogeneity, gamma_age
+        Logistic coefficients of the ``abnormal`` label.
+    """
+
+    satellite_probability: float = 0.5
+    satellite_count: tuple[int, int] = (2, 4)
+    satellite_radius_mm: tuple[float, float] = (4.0, 6.0)
+    satellite_gap_mm: tuple[float, float] = (2.0, 5.0)
+    intercept: float = -2.5
+    gamma_satellite: float = 5.0
+    gamma_heterogeneity: float = 1.0
+    gamma_age: float = 0.5
+
+    def __post_init__(self) -> None:
+        if not 0.0 < float(self.satellite_probability) < 1.0:
+            raise ConfigError(
+                f"satellite_probability must be in (0, 1), got {self.satellite_probability!r}",
+                fix="use e.g. satellite_probability=0.5",
+            )
+        for name in ("satellite_radius_mm", "satellite_gap_mm"):
+            lo, hi = getattr(self, name)
+            if not (0.0 < float(lo) <= float(hi) <= 20.0):
+                raise ConfigError(
+                    f"{name} must be a range (lo, hi) with 0 < lo <= hi <= 20 mm, got "
+                    f"{getattr(self, name)!r}",
+                    fix=f"use e.g. {name}={getattr(DiagnosisModel, name)!r}",
+                )
+        lo, hi = self.satellite_count
+        if not (1 <= int(lo) <= int(hi) <= 10):
+            raise ConfigError(
+                f"satellite_count must be (lo, hi) with 1 <= lo <= hi <= 10, got "
+                f"{self.satellite_count!r}",
+                fix="use e.g. satellite_count=(2, 4)",
+            )
+
+
 # ----------------------------------------------------------------------------------------
 # validation
 # ----------------------------------------------------------------------------------------
@@ -193,8 +257,9 @@ def _check_arguments(
         ok_shape = False
     if not ok_shape or min(shape_t) < 16:
         raise ConfigError(
-            f"shape must be three integers >= 16 in (z, y, x) order, got {shape!r}",
-            fix="use e.g. shape=(48, 64, 64)",
+            "the volume size must be three integers >= 16: size=(x, y, z), or the deprecated "
+            f"shape=(z, y, x); got shape (z, y, x) = {shape!r}",
+            fix="use e.g. size=(64, 64, 48)",
         )
     try:
         spacing_t = tuple(float(v) for v in spacing)
@@ -490,19 +555,66 @@ def _progress_iter(items, progress: bool, description: str):
     yield from track(items, description=description, total=len(items))
 
 
+def _resolve_size(size, shape) -> Any:
+    """The volume size in numpy order ``(z, y, x)`` from ``size`` (x, y, z) or legacy ``shape``."""
+    if size is not None and shape is not None:
+        raise ConfigError(
+            f"pass either size (x, y, z) or the deprecated shape (z, y, x), not both "
+            f"(size={size!r}, shape={shape!r})",
+            fix=f"drop shape and pass size={tuple(shape)[::-1]!r}"
+            if len(tuple(shape)) == 3
+            else "drop shape",
+        )
+    if shape is not None:
+        warnings.warn(
+            "make_synthetic_cohort(shape=(z, y, x)) is deprecated: pass size=(x, y, z), the "
+            "order of spacing and of image.GetSize()",
+            DeprecationWarning,
+            stacklevel=3,
+        )
+        return shape
+    if size is None:
+        return (48, 64, 64)
+    try:
+        size_t = tuple(size)
+    except TypeError:
+        size_t = ()
+    if len(size_t) != 3:
+        raise ConfigError(
+            f"size must be three integers >= 16 in (x, y, z) order, got {size!r}",
+            fix="use e.g. size=(64, 64, 48)",
+        )
+    return size_t[::-1]
+
+
+def _resolve_diagnosis(diagnosis) -> DiagnosisModel | None:
+    if diagnosis is False or diagnosis is None:
+        return None
+    if diagnosis is True:
+        return DiagnosisModel()
+    if isinstance(diagnosis, DiagnosisModel):
+        return diagnosis
+    raise ConfigError(
+        f"diagnosis must be True, False or a DiagnosisModel, got {type(diagnosis).__name__}",
+        fix="pass diagnosis=True or diagnosis=DiagnosisModel(...)",
+    )
+
+
 def make_synthetic_cohort(
     out_dir: str | os.PathLike[str],
     n_patients: int = 100,
     seed: int = 0,
     *,
-    shape: tuple[int, int, int] = (48, 64, 64),
+    size: tuple[int, int, int] | None = None,
     spacing: tuple[float, float, float] = (0.8, 0.8, 2.5),
     n_sites: int = 3,
     necrosis: bool = True,
     horizon: float = 24.0,
     censoring: float = 0.3,
     model: SyntheticModel | None = None,
+    diagnosis: bool | DiagnosisModel = False,
     progress: bool = False,
+    shape: tuple[int, int, int] | None = None,
 ) -> Path:
     """Write a synthetic cohort with known ground truth and return its manifest path.
 
@@ -546,10 +658,12 @@ def make_synthetic_cohort(
         Number of patients (>= 2).
     seed
         Non-negative integer; the same seed and arguments give byte-identical files.
-    shape
-        Volume size in numpy order ``(z, y, x)``.
+    size
+        Volume size in voxels, ``(x, y, z)``; default ``(64, 64, 48)``. Every geometry argument
+        is in SimpleITK / NIfTI order ``(x, y, z)``, like ``image.GetSize()`` and
+        :class:`~radiopredict.embed.CropSettings`.
     spacing
-        Voxel spacing in mm in SimpleITK / NIfTI order ``(x, y, z)``.
+        Voxel spacing in mm, ``(x, y, z)``.
     n_sites
         Number of sites (``batch`` values ``site1``, ``site2``, ...), assigned in balanced
         random order (sites beyond ``n_patients`` stay empty).
@@ -562,8 +676,18 @@ def make_synthetic_cohort(
         Target censored fraction, 0 to 0.9 (the realised fraction varies binomially).
     model
         Distributions and true coefficients (:class:`SyntheticModel`); defaults when None.
+    diagnosis
+        Add the diagnosis task (``True`` for the default :class:`DiagnosisModel`, or a
+        :class:`DiagnosisModel`): satellite lesions drawn into the images outside the masks, the
+        ``abnormal`` label and its truth in ``ground_truth.csv``, and
+        ``manifest_diagnosis.csv``, the manifest with ``response`` replaced by the label (1 =
+        abnormal) so that a binary model reads it as its target. ``False`` (default) leaves
+        every file exactly as without this option.
     progress
         Show a rich progress bar.
+    shape
+        Deprecated: the volume size in numpy order ``(z, y, x)``, the reverse of ``size``;
+        still accepted with a ``DeprecationWarning``. Passing both is an error.
 
     Returns
     -------
@@ -577,6 +701,8 @@ def make_synthetic_cohort(
         is a file or cannot be written.
     """
     model = SyntheticModel() if model is None else model
+    shape = _resolve_size(size, shape)
+    diag = _resolve_diagnosis(diagnosis)
     shape_t, spacing_t = _check_arguments(
         n_patients, seed, shape, spacing, n_sites, horizon, censoring, model
     )
@@ -593,6 +719,13 @@ def make_synthetic_cohort(
 
     from radiopredict.imaging import label_sidecar_path, write_image, write_mask
 
+    if diag is not None:
+        # a third child stream: the cohort and image streams, hence every default draw, are
+        # those of a cohort without the diagnosis task
+        diag_seq = root.spawn(1)[0]
+        diag_rng = np.random.default_rng(diag_seq)
+        satellite = diag_rng.random(n_patients) < diag.satellite_probability
+        sat_seqs = diag_seq.spawn(n_patients)
     image_rows = []
     patient_seqs = image_seq.spawn(n_patients)
     for i in _progress_iter(range(n_patients), progress, "synthesising patients"):
@@ -609,6 +742,28 @@ def make_synthetic_cohort(
         image, labels, props = _phantom.draw_phantom(
             spec, np.random.default_rng(patient_seqs[i]), shape_t, spacing_zyx
         )
+        if diag is not None:
+            props["satellite"] = int(satellite[i])
+            props["satellite_count"] = 0
+            if satellite[i]:
+                sat_rng = np.random.default_rng(sat_seqs[i])
+                count = int(sat_rng.integers(diag.satellite_count[0], diag.satellite_count[1] + 1))
+                drawn = [
+                    _phantom.add_satellite(
+                        image,
+                        labels,
+                        sat_rng,
+                        spacing_zyx,
+                        radius_mm=float(sat_rng.uniform(*diag.satellite_radius_mm)),
+                        gap_mm=float(sat_rng.uniform(*diag.satellite_gap_mm)),
+                        intensity=spec.intensity_mean + spec.site_shift,
+                        noise_sd=float(np.hypot(spec.heterogeneity, spec.site_noise)),
+                    )
+                    for _ in range(count)
+                ]
+                props["satellite_count"] = count
+                props["satellite_voxels"] = sum(d["satellite_voxels"] for d in drawn)
+                props.update({k: v for k, v in drawn[0].items() if k != "satellite_voxels"})
         pid = row["patient_id"]
         image_rel = f"images/{pid}_ct.nii.gz"
         mask_rel = f"masks/{pid}_mask.nii.gz"
@@ -624,6 +779,20 @@ def make_synthetic_cohort(
     manifest.to_csv(manifest_path, index=False, float_format="%.4f", lineterminator="\n")
 
     truth = pd.concat([df, z, images, outcomes], axis=1)
+    if diag is not None:
+        lin = (
+            diag.intercept
+            + diag.gamma_satellite * truth["satellite"].to_numpy(float)
+            + diag.gamma_heterogeneity * z["z_heterogeneity"].to_numpy()
+            + diag.gamma_age * z["z_age"].to_numpy()
+        )
+        truth["p_abnormal"] = expit(lin)
+        truth["abnormal"] = (diag_rng.random(n_patients) < truth["p_abnormal"]).astype(int)
+        diag_manifest = manifest.copy()
+        diag_manifest["response"] = truth["abnormal"].to_numpy()
+        diag_manifest.to_csv(
+            out / "manifest_diagnosis.csv", index=False, float_format="%.4f", lineterminator="\n"
+        )
     truth.to_csv(out / "ground_truth.csv", index=False, float_format="%.10g", lineterminator="\n")
 
     from radiopredict._version import __version__
@@ -682,6 +851,15 @@ def make_synthetic_cohort(
             "mask_label_names": "masks/" + label_sidecar_path("<patient_id>_mask.nii.gz").name,
         },
     }
+    if diag is not None:
+        info["diagnosis"] = {
+            "model": {f.name: getattr(diag, f.name) for f in fields(diag)},
+            "manifest": "manifest_diagnosis.csv",
+            "label": "abnormal (manifest_diagnosis.csv: response)",
+            "prevalence": float(truth["abnormal"].mean()),
+            "satellite_fraction": float(truth["satellite"].mean()),
+        }
+        info["files"]["manifest_diagnosis"] = "manifest_diagnosis.csv"
     (out / "synthetic_info.json").write_text(
         json.dumps(info, indent=2, default=_json_default) + "\n"
     )

@@ -24,6 +24,9 @@ __all__ = [
     "XGBSurvival",
     "NullSurvival",
     "DeepSurv",
+    "CNNClassifier",
+    "CNNSurvival",
+    "cohort_crops",
     "ElasticNetLogistic",
     "XGBResponse",
     "RandomForestResponse",
@@ -44,4 +47,8 @@ def __getattr__(name: str):
         from radiopredict.models.deepsurv import DeepSurv
 
         return DeepSurv
+    if name in ("CNNClassifier", "CNNSurvival", "cohort_crops"):
+        from radiopredict.models import cnn
+
+        return getattr(cnn, name)
     raise AttributeError(f"module 'radiopredict.models' has no attribute {name!r}")
