@@ -132,7 +132,11 @@ def test_every_project_pipeline_needs_only_trusted_types(tmp_path: Path) -> None
     from radiopredict.bundle import TRUSTED_TYPES
     from radiopredict.harmonize import ComBat
     from radiopredict.models._pipeline import SurvivalPipeline
-    from radiopredict.models.pipelines import candidate_pipelines, default_pipeline
+    from radiopredict.models.pipelines import (
+        adaptive_candidates,
+        candidate_pipelines,
+        default_pipeline,
+    )
     from radiopredict.preprocess import ClinicalPreprocessor
     from radiopredict.select import GroupPCA, VarianceFilter
     from radiopredict.targets import make_survival_target
@@ -149,7 +153,11 @@ def test_every_project_pipeline_needs_only_trusted_types(tmp_path: Path) -> None
     y_resp = (X["rad__f0"] + rng.normal(size=n) > 0).astype(int).to_numpy()
     needed: set[str] = set()
     for task, y in (("survival", y_surv), ("response", y_resp)):
-        bases = {**candidate_pipelines(task), "default": default_pipeline(task)}
+        bases = {
+            **candidate_pipelines(task),
+            **{f"adaptive {k}": v for k, v in adaptive_candidates(task).items()},
+            "default": default_pipeline(task),
+        }
         for base in bases.values():
             pipe = SurvivalPipeline(
                 [

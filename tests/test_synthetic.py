@@ -163,7 +163,7 @@ def test_custom_shape_and_spacing(tmp_path):
         tmp_path,
         n_patients=2,
         seed=0,
-        shape=(40, 72, 80),
+        size=(80, 72, 40),
         spacing=(1.0, 0.9, 3.0),
         model=SyntheticModel(volume_range_mm3=(250.0, 4000.0)),
     )
@@ -331,10 +331,10 @@ def test_images_reflect_latent_properties(cohort100):
         ({"horizon": 0}, "horizon"),
         ({"n_sites": 0}, "n_sites"),
         ({"n_sites": 1.5}, "n_sites"),
-        ({"shape": (48, 64)}, "shape"),
-        ({"shape": (8, 64, 64)}, "shape"),
+        ({"size": (64, 48)}, "size"),
+        ({"size": (64, 64, 8)}, "size"),
         ({"spacing": (0.8, -0.8, 2.5)}, "spacing"),
-        ({"shape": (16, 16, 16)}, "field of view"),
+        ({"size": (16, 16, 16)}, "field of view"),
         ({"model": {"beta_volume": 1.0}}, "SyntheticModel"),
     ],
 )
@@ -423,3 +423,10 @@ def test_no_censoring_and_progress_bar(tmp_path):
     info = json.loads((tmp_path / "synthetic_info.json").read_text())
     assert info["censoring"]["rate_per_month"] == 0.0
     assert info["censoring"]["observed_fraction"] == 0.0
+
+
+def test_deprecated_shape_still_works_with_a_warning(tmp_path):
+    with pytest.warns(DeprecationWarning, match="size=\\(x, y, z\\)"):
+        make_synthetic_cohort(tmp_path, n_patients=2, seed=0, shape=(40, 72, 80))
+    img = sitk.ReadImage(str(tmp_path / "images" / "SYN000_ct.nii.gz"))
+    assert img.GetSize() == (80, 72, 40)

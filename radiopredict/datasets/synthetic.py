@@ -168,7 +168,7 @@ class SyntheticModel(Settings):
 
 
 @dataclass(frozen=True)
-class DiagnosisModel:
+class DiagnosisModel(Settings):
     """The diagnosis task: a binary ``abnormal`` label with an image-only signal.
 
     With probability ``satellite_probability`` a patient gets small spherical satellite
@@ -206,7 +206,8 @@ class DiagnosisModel:
     gamma_heterogeneity: float = 1.0
     gamma_age: float = 0.5
 
-    def __post_init__(self) -> None:
+    def validate(self) -> None:
+        """Ranges of the satellite parameters (types are checked by the settings base)."""
         if not 0.0 < float(self.satellite_probability) < 1.0:
             raise ConfigError(
                 f"satellite_probability must be in (0, 1), got {self.satellite_probability!r}",

@@ -95,11 +95,14 @@ def cohort_crops(
         ``(n_cases, channels, z, y, x)`` float32, in the order of the cases.
     """
     from radiopredict.embed.crops import CropSettings, case_crop
-    from radiopredict.segment._data import as_cases
+    from radiopredict.imaging.cases import as_cases
 
     crop = crop or CropSettings()
     if on_error not in ("raise", "record"):
-        raise ConfigError(f"on_error must be 'raise' or 'record', got {on_error!r}", fix="")
+        raise ConfigError(
+            f"on_error must be 'raise' or 'record', got {on_error!r}",
+            fix="use on_error='record' to collect failing cases, or 'raise' to stop at the first",
+        )
     case_list = as_cases(cases)
     out = np.full((len(case_list), crop.channels, *crop.shape[::-1]), np.nan, np.float32)
     failures = []

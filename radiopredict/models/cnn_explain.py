@@ -128,7 +128,7 @@ def explain_case(
         ``{"<method>_nifti": path, "<method>_png": path}``.
     """
     from radiopredict.embed.crops import case_crop, roi_centre, roi_crop
-    from radiopredict.segment._data import as_cases, read_case_image, read_case_mask
+    from radiopredict.imaging.cases import as_cases, read_case_image, read_case_mask
 
     (case,) = as_cases([case])
     crop = case_crop(case, crop_settings)

@@ -372,7 +372,10 @@ class NullSurvival(SurvivalMixin, BaseEstimator):
         X = validate_data(self, X, dtype=np.float64, ensure_all_finite="allow-nan")
         event, time = check_survival_target(y)
         if len(time) != X.shape[0]:
-            raise ConfigError(f"X has {X.shape[0]} rows but y has {len(time)}")
+            raise ConfigError(
+                f"X has {X.shape[0]} rows but y has {len(time)}",
+                fix="pass one target row per row of X",
+            )
         w = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
         self.baseline_ = BreslowBaseline().fit(np.zeros(len(time)), event, time, w)
         return self
