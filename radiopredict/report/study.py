@@ -19,6 +19,7 @@ __all__ = [
     "segmentation_section",
     "performance_section",
     "audit_section",
+    "ablation_section",
     "explanation_section",
     "benefit_section",
     "patients_section",
@@ -114,6 +115,27 @@ def audit_section(report: Report, audit: dict[str, Any]) -> None:
             caption="site leakage: cross-validated AUC of predicting the site from the radiomic "
             "features (0.5: the site cannot be told apart)",
         )
+
+
+def ablation_section(
+    report: Report, table: pd.DataFrame, *, with_cnn: bool, synthetic: bool
+) -> None:
+    """Which inputs earn their place: every model on the same folds, with paired differences
+    against radiomics + clinical."""
+    tag = " (synthetic data)" if synthetic else ""
+    sec = report.section("Ablation")
+    sec.text(
+        "Every model is cross-validated on the same outer folds"
+        + (
+            "; the CNN is trained on each outer training fold only, the late-fusion stacker on "
+            "inner out-of-fold CNN scores, the intermediate model on a PCA of the CNN embedding"
+            if with_cnn
+            else ""
+        )
+        + ". AUC of the pooled out-of-fold predictions with DeLong and bootstrap CIs; the paired "
+        f"difference against radiomics + clinical with a paired bootstrap CI and DeLong's test{tag}."
+    )
+    sec.table(table, caption=f"ablation{tag}")
 
 
 def explanation_section(report: Report, ex, importance: pd.DataFrame, overall: pd.Series) -> None:

@@ -348,6 +348,15 @@ def _run_study(study: Study, *, console=None, progress: bool = True) -> dict[str
         inner_choice=inner_choice,
     )
 
+    if study.task == "response" and (study.cnn.enabled or study.embeddings.enabled):
+        with log.stage("ablation"):
+            abl = stages.ablation(study, cohort, X, y, with_cnn=study.cnn.enabled)
+            log.save("ablation", abl.table, "ablation.csv")
+            _print_table(console, abl.table[["model", "auc", "diff_vs_reference"]], "ablation")
+        rs.ablation_section(
+            report, abl.table, with_cnn=study.cnn.enabled, synthetic=truth is not None
+        )
+
     with log.stage("site and subgroup audit"):
         audit = _audit(study, cohort, pipeline, X, y, ids, oof, horizon, has_batch, s_oof)
         for name, table in audit.items():

@@ -14,6 +14,7 @@ key is an error that names the closest valid key, before anything runs.
     segmentation: {enabled: false, epochs: 30, patch_size: [32, 48, 48]}
     features: {engine: native, settings: ct, label: 1}
     embeddings: {enabled: false, encoder: autoencoder, epochs: 20, crop_mm: 48, size: 24}
+    cnn: {enabled: false, architecture: resnet, crop_mm: 48, size: 32, epochs: 20}
     model: {estimator: default, cv_splits: 5, cv_repeats: 2}
     treatment: {enabled: true, learner: t, n_bootstrap: 20}
     report: {n_patients: 3}
@@ -42,6 +43,7 @@ __all__ = [
     "SegmentationSection",
     "FeatureSection",
     "EmbeddingSection",
+    "CNNSection",
     "ModelSection",
     "TreatmentSection",
     "ReportSection",
@@ -229,6 +231,47 @@ class EmbeddingSection:
 
 
 @dataclass(frozen=True)
+class CNNSection:
+    """A supervised CNN on the ROI crops, trained on the outcome inside every training fold,
+    and the ablation that shows whether it earns its place (response tasks).
+
+    ``architecture`` (resnet: MONAI's ResNet; resnet3d: the project's ``ResNet3D``), ``mode``
+    (3d, or 2.5d: adjacent axial slices as channels), ``crop_mm`` (physical side of the ROI
+    crop), ``size`` (voxels per side), ``include_mask`` (the ROI mask as a second channel),
+    ``epochs``, ``time_budget_s`` (CPU-time budget of one fit), ``validation_fraction`` (inner
+    split for early stopping; 0 trains every epoch), ``n_components`` (PCA components of the
+    CNN embedding in the intermediate fusion), ``inner_cv`` (inner folds of the late-fusion
+    stacker)."""
+
+    enabled: bool = False
+    architecture: str = "resnet"
+    mode: str = "3d"
+    crop_mm: float = 48.0
+    size: int = 32
+    include_mask: bool = True
+    epochs: int = 20
+    time_budget_s: float | None = 300.0
+    validation_fraction: float = 0.2
+    n_components: int = 8
+    inner_cv: int = 3
+
+    def __post_init__(self) -> None:
+        _check_types(self, "cnn")
+        _require(
+            self.architecture in ("resnet", "resnet3d"),
+            f"cnn.architecture must be resnet or resnet3d, got {self.architecture!r}",
+            "use resnet (MONAI's ResNet) or resnet3d",
+        )
+        _require(
+            self.mode in ("3d", "2.5d"),
+            f"cnn.mode must be 3d or 2.5d, got {self.mode!r}",
+            "use 3d, or 2.5d for adjacent axial slices as channels",
+        )
+        _require(self.size >= 8, f"cnn.size must be >= 8, got {self.size}", "e.g. size: 32")
+        _require(self.epochs >= 1, f"cnn.epochs must be >= 1, got {self.epochs}", "e.g. 20")
+
+
+@dataclass(frozen=True)
 class ModelSection:
     """Model and validation: ``estimator`` (default | coxph | xgb-cox | logistic | xgb),
     ``cv_splits`` and ``cv_repeats`` of the repeated stratified K-fold, ``n_bootstrap`` for the
@@ -310,6 +353,7 @@ class Study:
     segmentation: SegmentationSection = field(default_factory=SegmentationSection)
     features: FeatureSection = field(default_factory=FeatureSection)
     embeddings: EmbeddingSection = field(default_factory=EmbeddingSection)
+    cnn: CNNSection = field(default_factory=CNNSection)
     model: ModelSection = field(default_factory=ModelSection)
     treatment: TreatmentSection = field(default_factory=TreatmentSection)
     report: ReportSection = field(default_factory=ReportSection)
@@ -337,6 +381,12 @@ class Study:
             self.seed >= 0,
             f"seed must be a non-negative integer, got {self.seed}",
             "e.g. seed: 0",
+        )
+        _require(
+            not self.cnn.enabled or self.task == "response",
+            "cnn.enabled needs task: response (the CNN ablation compares binary models; "
+            "survival CNNs are available as radiopredict.models.CNNSurvival)",
+            "set task: response, or cnn: {enabled: false}",
         )
         _require(
             self.new_site_min_patients >= 2,

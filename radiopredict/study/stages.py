@@ -38,6 +38,7 @@ __all__ = [
     "design",
     "build_pipeline",
     "benefit_estimator",
+    "ablation",
     "crop_settings",
 ]
 
@@ -317,5 +318,60 @@ def benefit_estimator(study, pipeline, horizon: float):
         horizon=horizon,
         propensity=None if study.treatment.propensity == "none" else study.treatment.propensity,
         n_bootstrap=study.treatment.n_bootstrap,
+        random_state=study.seed,
+    )
+
+
+def ablation(study, cohort, X: pd.DataFrame, y: np.ndarray, *, with_cnn: bool):
+    """The ablation of a response study (:func:`radiopredict.ablation.run_ablation`): clinical,
+    radiomics, radiomics + clinical and, with the CNN, the CNN alone, CNN + clinical, all (late)
+    and all (intermediate), on the same folds.
+
+    The clinical table is the study's clinical preprocessing (imputation, one-hot, scaling)
+    fitted on all patients (it uses no outcome); the radiomic columns are the design matrix's.
+    """
+    from radiopredict.ablation import run_ablation
+    from radiopredict.preprocess import ClinicalPreprocessor
+
+    clin = [c for c in X.columns if c.startswith("clin__")]
+    rad = [c for c in X.columns if c.startswith("rad__")]
+    clinical = (
+        ClinicalPreprocessor(drop="if_binary").set_output(transform="pandas").fit_transform(X[clin])
+        if clin
+        else pd.DataFrame(np.zeros((len(X), 1)), index=X.index, columns=["clin__none"])
+    )
+    crops = cnn = None
+    if with_cnn:
+        from radiopredict.embed import CropSettings
+        from radiopredict.models import CNNClassifier, cohort_crops
+
+        sec = study.cnn
+        crop = CropSettings(
+            size_mm=(sec.crop_mm,) * 3, shape=(sec.size,) * 3, include_mask=sec.include_mask
+        )
+        position = {pid: i for i, pid in enumerate(cohort.patient_ids)}
+        cases = cohort.cases()
+        first = {}
+        for case in cases:
+            first.setdefault(case.patient_id, case)
+        crops = cohort_crops([first[pid] for pid in X.index if pid in position], crop)
+        cnn = CNNClassifier(
+            architecture=sec.architecture,
+            mode=sec.mode,
+            epochs=sec.epochs,
+            time_budget_s=sec.time_budget_s,
+            validation_fraction=sec.validation_fraction,
+            random_state=study.seed,
+        )
+    return run_ablation(
+        y,
+        clinical=clinical,
+        radiomics=X[rad],
+        crops=crops,
+        cnn=cnn,
+        cv=study.model.cv_splits,
+        inner_cv=study.cnn.inner_cv,
+        n_components=study.cnn.n_components,
+        n_bootstrap=study.model.n_bootstrap,
         random_state=study.seed,
     )
