@@ -142,6 +142,7 @@ EXPECTED_FAILURES: dict[str, dict[str, str]] = {
         check_requires_y_none=_Y_NONE,
     ),
     "XGBSurvival": _survival(
+        *_SAMPLE_WEIGHT_CHECKS,
         check_estimators_nan_inf=(
             "XGBoost treats NaN as a missing value by design (learned default directions), "
             "so fit does not reject NaN"
