@@ -17,22 +17,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import sys
 import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-
-def _cpu() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
+from bench_demo import _cpu  # the machine description of every benchmark table
 
 
 def run(out: Path, n_train: int, n_new: int, jobs: int) -> dict[str, float]:

@@ -335,9 +335,8 @@ class ComBat(_FrameTransformer, TransformerMixin, BaseEstimator):
         if not self.eb:
             gamma_star, delta_star = gamma_hat.copy(), delta_hat.copy()
         elif self.parametric:
-            gamma_star, delta_star = self._parametric(
-                s, inverse, gamma_hat, delta_hat, counts, batches
-            )
+            ss = _sum_squares(s, inverse, gamma_hat)
+            gamma_star, delta_star = self._parametric(gamma_hat, delta_hat, ss, counts, batches)
         else:
             gamma_star, delta_star = self._nonparametric(s, inverse, gamma_hat, delta_hat)
 
@@ -352,7 +351,12 @@ class ComBat(_FrameTransformer, TransformerMixin, BaseEstimator):
         self.delta_star_ = delta_star
         return self
 
-    def _parametric(self, s, inverse, gamma_hat, delta_hat, counts, names):
+    def _parametric(self, gamma_hat, delta_hat, ss, counts, names):
+        """The parametric EB fixed point from sufficient statistics: per batch, the sums
+        ``ss`` of squared deviations of the standardised data from ``gamma_hat`` (so that
+        :math:`\\sum_j (z_{ij} - \\gamma)^2 = ss_i + n_i (\\hat\\gamma_i - \\gamma)^2`); the
+        federated ComBat (:mod:`radiopredict.federated.combat`) calls it on summed
+        statistics."""
         nb, p = gamma_hat.shape
         gamma_bar = gamma_hat.mean(axis=1)
         t2 = gamma_hat.var(axis=1, ddof=1)
@@ -369,13 +373,12 @@ class ComBat(_FrameTransformer, TransformerMixin, BaseEstimator):
             m, v = d.mean(), d.var(ddof=1)
             a = (2 * v + m**2) / v
             b = (m * v + m**3) / v
-            si = s[inverse == i]
             g_old, d_old = gamma_hat[i].copy(), d.copy()
             n_iter = 0
             for _ in range(self.max_iter):
                 n_iter += 1
                 g_new = (t2[i] * n * gamma_hat[i] + d_old * gamma_bar[i]) / (t2[i] * n + d_old)
-                sum2 = ((si - g_new) ** 2).sum(axis=0)
+                sum2 = ss[i] + n * (gamma_hat[i] - g_new) ** 2
                 d_new = (0.5 * sum2 + b) / (n / 2.0 + a - 1.0)
                 # convergence rule of sva::ComBat and neuroCombat (relative change, signed
                 # denominator), kept as is so that results agree with the references
@@ -520,9 +523,8 @@ class ComBat(_FrameTransformer, TransformerMixin, BaseEstimator):
         if not self.eb:
             g_star, d_star = gamma_hat, delta_hat
         elif self.parametric:
-            g_star, d_star = self._parametric(
-                s[keep], inverse[keep], gamma_hat, delta_hat, counts, np.array(new)
-            )
+            ss = _sum_squares(s[keep], inverse[keep], gamma_hat)
+            g_star, d_star = self._parametric(gamma_hat, delta_hat, ss, counts, np.array(new))
         else:
             g_star, d_star = self._nonparametric(s[keep], inverse[keep], gamma_hat, delta_hat)
         out = copy.deepcopy(self)
@@ -543,3 +545,10 @@ class ComBat(_FrameTransformer, TransformerMixin, BaseEstimator):
         if self.drop_batch:
             names = names[names != self.batch_col]
         return names
+
+
+def _sum_squares(s: np.ndarray, inverse: np.ndarray, gamma_hat: np.ndarray) -> np.ndarray:
+    """Per batch, the sum of squared deviations of the standardised rows from ``gamma_hat``."""
+    return np.vstack(
+        [((s[inverse == i] - gamma_hat[i]) ** 2).sum(axis=0) for i in range(len(gamma_hat))]
+    )

@@ -139,7 +139,7 @@ def fit_combat(
     if not eb:
         gamma_star, delta_star = gamma_hat.copy(), delta_hat.copy()
     elif parametric:
-        gamma_star, delta_star = _parametric(model, gamma_hat, delta_hat, ss, counts, batches)
+        gamma_star, delta_star = model._parametric(gamma_hat, delta_hat, ss, counts, batches)
     else:
         gamma_star, delta_star = _nonparametric(gamma_hat, delta_hat, ss, counts)
     names = [*prep.columns, batch_col]
@@ -157,54 +157,6 @@ def fit_combat(
     model.gamma_star_ = gamma_star
     model.delta_star_ = delta_star
     return model
-
-
-def _parametric(model, gamma_hat, delta_hat, ss, counts, names):
-    """The parametric EB fixed point of ComBat, on sufficient statistics."""
-    import warnings
-
-    from sklearn.exceptions import ConvergenceWarning
-
-    nb, p = gamma_hat.shape
-    gamma_bar = gamma_hat.mean(axis=1)
-    t2 = gamma_hat.var(axis=1, ddof=1)
-    gamma_star = np.empty_like(gamma_hat)
-    delta_star = np.empty_like(delta_hat)
-    for i in range(nb):
-        n = counts[i]
-        if model.mean_only:
-            gamma_star[i] = (t2[i] * gamma_hat[i] + gamma_bar[i]) / (t2[i] + 1.0)
-            delta_star[i] = 1.0
-            model.n_iter_.append(0)
-            continue
-        d = delta_hat[i]
-        m, v = d.mean(), d.var(ddof=1)
-        a = (2 * v + m**2) / v
-        b = (m * v + m**3) / v
-        g_old, d_old = gamma_hat[i].copy(), d.copy()
-        n_iter = 0
-        change = np.inf
-        for _ in range(model.max_iter):
-            n_iter += 1
-            g_new = (t2[i] * n * gamma_hat[i] + d_old * gamma_bar[i]) / (t2[i] * n + d_old)
-            sum2 = ss[i] + n * (gamma_hat[i] - g_new) ** 2
-            d_new = (0.5 * sum2 + b) / (n / 2.0 + a - 1.0)
-            change = max(
-                np.max(np.abs(g_new - g_old) / g_old), np.max(np.abs(d_new - d_old) / d_old)
-            )
-            g_old, d_old = g_new, d_new
-            if change <= model.tol:
-                break
-        else:
-            warnings.warn(
-                f"federated ComBat: the EB fixed point of batch {names[i]!r} did not converge "
-                f"in {model.max_iter} iterations (last change {change:.2g})",
-                ConvergenceWarning,
-                stacklevel=3,
-            )
-        model.n_iter_.append(n_iter)
-        gamma_star[i], delta_star[i] = g_old, d_old
-    return gamma_star, delta_star
 
 
 def _nonparametric(gamma_hat, delta_hat, ss, counts):
