@@ -171,6 +171,7 @@ def run_ablation(
     radiomics: pd.DataFrame,
     crops: np.ndarray | None = None,
     cnn: Any = None,
+    embeddings: pd.DataFrame | None = None,
     cv: Any = 5,
     inner_cv: int = 3,
     n_components: int = 8,
@@ -192,6 +193,10 @@ def run_ablation(
         ``None`` drops the CNN rows.
     cnn
         An unfitted :class:`~radiopredict.models.CNNClassifier` (cloned for every fit).
+    embeddings
+        Optional unsupervised CNN embeddings (one row per patient, learnt without the outcome,
+        e.g. the study's autoencoder): adds the rows ``embeddings`` and
+        ``embeddings+radiomics+clinical`` (logistic models on the standardised tables).
     cv
         Number of stratified outer folds, or a scikit-learn splitter.
     inner_cv
@@ -217,8 +222,17 @@ def run_ablation(
             )
         if not np.all(np.isfinite(np.asarray(t, dtype=float))):
             raise ConfigError(f"{name} holds NaN or infinite values", fix="impute or drop them")
+    if embeddings is not None:
+        if len(embeddings) != n:
+            raise ConfigError(
+                f"embeddings has {len(embeddings)} rows but y has {n}",
+                fix="align the tables with y",
+            )
+        if not np.all(np.isfinite(np.asarray(embeddings, dtype=float))):
+            raise ConfigError("embeddings holds NaN or infinite values", fix="impute or drop them")
     C_ = np.asarray(clinical, dtype=float)
     R_ = np.asarray(radiomics, dtype=float)
+    E_ = None if embeddings is None else np.asarray(embeddings, dtype=float)
     use_cnn = crops is not None
     if use_cnn and cnn is None:
         raise ConfigError("crops were given but no cnn", fix="pass cnn=CNNClassifier(...)")
@@ -230,6 +244,8 @@ def run_ablation(
         else cv
     )
     names = ["clinical", "radiomics", REFERENCE]
+    if E_ is not None:
+        names += ["embeddings", "embeddings+radiomics+clinical"]
     if use_cnn:
         names += ["cnn", "cnn+clinical", "all (late)", "all (intermediate)"]
     oof = {k: np.full(n, np.nan) for k in names}
@@ -244,6 +260,9 @@ def run_ablation(
             "radiomics": R_,
             REFERENCE: np.hstack([R_, C_]),
         }
+        if E_ is not None:
+            blocks["embeddings"] = E_
+            blocks["embeddings+radiomics+clinical"] = np.hstack([E_, R_, C_])
         for name, Xb in blocks.items():
             m = _tabular(tabular_C).fit(Xb[tr], y[tr])
             oof[name][te] = m.decision_function(Xb[te])

@@ -258,6 +258,28 @@ def test_ablation_without_cnn_and_bad_input(diag):
         run_ablation(y, clinical=clinical, radiomics=radiomics, crops=crops)
     with pytest.raises(ConfigError, match="rows"):
         run_ablation(y[:10], clinical=clinical, radiomics=radiomics)
+    # unsupervised embeddings add their rows; a table that sees the satellites (here: noise
+    # plus the planted indicator) beats radiomics + clinical
+    rng = np.random.default_rng(0)
+    emb = pd.DataFrame(rng.normal(size=(len(y), 3)), columns=["e0", "e1", "e2"])
+    emb["e0"] += 3.0 * truth["satellite"].to_numpy(float)
+    with_emb = run_ablation(
+        y, clinical=clinical, radiomics=radiomics, embeddings=emb, cv=3, n_bootstrap=50
+    )
+    assert with_emb.table["model"].tolist() == [
+        "clinical",
+        "radiomics",
+        REFERENCE,
+        "embeddings",
+        "embeddings+radiomics+clinical",
+    ]
+    assert with_emb.table.set_index("model").loc["embeddings", "diff_vs_reference"] > 0
+    with pytest.raises(ConfigError, match="embeddings has 3 rows"):
+        run_ablation(y, clinical=clinical, radiomics=radiomics, embeddings=emb.iloc[:3])
+    bad = emb.copy()
+    bad.iloc[0, 0] = np.nan
+    with pytest.raises(ConfigError, match="embeddings holds NaN"):
+        run_ablation(y, clinical=clinical, radiomics=radiomics, embeddings=bad)
 
 
 @pytest.mark.slow

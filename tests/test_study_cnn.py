@@ -34,6 +34,7 @@ def test_response_study_with_cnn_writes_the_ablation(tmp_path: Path) -> None:
             "task": "response",
             "features": {"settings": "ct", "label": 1},
             "cnn": {"enabled": True, "size": 16, "crop_mm": 40, "epochs": 2, "inner_cv": 2},
+            "embeddings": {"enabled": True, "epochs": 1, "n_components": 2},
             "model": {"estimator": "logistic", "cv_splits": 3, "cv_repeats": 1, "n_bootstrap": 50},
             "report": {"n_patients": 1},
         }
@@ -44,6 +45,8 @@ def test_response_study_with_cnn_writes_the_ablation(tmp_path: Path) -> None:
         "clinical",
         "radiomics",
         "radiomics+clinical",
+        "embeddings",
+        "embeddings+radiomics+clinical",
         "cnn",
         "cnn+clinical",
         "all (late)",

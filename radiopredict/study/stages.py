@@ -324,8 +324,9 @@ def benefit_estimator(study, pipeline, horizon: float):
 
 def ablation(study, cohort, X: pd.DataFrame, y: np.ndarray, *, with_cnn: bool):
     """The ablation of a response study (:func:`radiopredict.ablation.run_ablation`): clinical,
-    radiomics, radiomics + clinical and, with the CNN, the CNN alone, CNN + clinical, all (late)
-    and all (intermediate), on the same folds.
+    radiomics, radiomics + clinical, with unsupervised embeddings the embeddings alone and with
+    radiomics + clinical, and with the CNN the CNN alone, CNN + clinical, all (late) and all
+    (intermediate), on the same folds.
 
     The clinical table is the study's clinical preprocessing (imputation, one-hot, scaling)
     fitted on all patients (it uses no outcome); the radiomic columns are the design matrix's.
@@ -363,12 +364,14 @@ def ablation(study, cohort, X: pd.DataFrame, y: np.ndarray, *, with_cnn: bool):
             validation_fraction=sec.validation_fraction,
             random_state=study.seed,
         )
+    emb = [c for c in X.columns if c.startswith("emb__")]
     return run_ablation(
         y,
         clinical=clinical,
         radiomics=X[rad],
         crops=crops,
         cnn=cnn,
+        embeddings=X[emb] if emb else None,
         cv=study.model.cv_splits,
         inner_cv=study.cnn.inner_cv,
         n_components=study.cnn.n_components,
