@@ -22,6 +22,28 @@ from radiopredict.targets import check_survival_target
 __all__ = ["CoxPH", "XGBSurvival", "NullSurvival", "SurvivalMixin"]
 
 
+def _check_rows_and_weights(X, time: np.ndarray, sample_weight) -> np.ndarray | None:
+    """One target row per row of ``X``, and one finite, positive weight per patient (or None)."""
+    if len(time) != X.shape[0]:
+        raise ConfigError(
+            f"X has {X.shape[0]} rows but y has {len(time)}",
+            fix="pass one target row per row of X",
+        )
+    if sample_weight is None:
+        return None
+    sample_weight = np.asarray(sample_weight, dtype=float)
+    if (
+        sample_weight.shape != time.shape
+        or not np.all(np.isfinite(sample_weight))
+        or (sample_weight <= 0).any()
+    ):
+        raise ConfigError(
+            "sample_weight must hold one finite, positive weight per patient",
+            fix="check the propensity weights",
+        )
+    return sample_weight
+
+
 class SurvivalMixin:
     """Shared ``score`` and Breslow-based ``predict_survival_function``."""
 
@@ -112,22 +134,7 @@ class CoxPH(SurvivalMixin, BaseEstimator):
 
         X = validate_data(self, X, dtype=np.float64)
         event, time = check_survival_target(y)
-        if len(time) != X.shape[0]:
-            raise ConfigError(
-                f"X has {X.shape[0]} rows but y has {len(time)}",
-                fix="pass one target row per row of X",
-            )
-        if sample_weight is not None:
-            sample_weight = np.asarray(sample_weight, dtype=float)
-            if (
-                sample_weight.shape != time.shape
-                or not np.all(np.isfinite(sample_weight))
-                or (sample_weight <= 0).any()
-            ):
-                raise ConfigError(
-                    "sample_weight must hold one finite, positive weight per patient",
-                    fix="check the propensity weights",
-                )
+        sample_weight = _check_rows_and_weights(X, time, sample_weight)
         if self.alpha < 0 or not 0 <= self.l1_ratio <= 1:
             raise ConfigError(
                 f"alpha={self.alpha}, l1_ratio={self.l1_ratio} out of range",
@@ -287,22 +294,7 @@ class XGBSurvival(SurvivalMixin, BaseEstimator):
 
         X = validate_data(self, X, dtype=np.float64, ensure_all_finite="allow-nan")
         event, time = check_survival_target(y)
-        if len(time) != X.shape[0]:
-            raise ConfigError(
-                f"X has {X.shape[0]} rows but y has {len(time)}",
-                fix="pass one target row per row of X",
-            )
-        if sample_weight is not None:
-            sample_weight = np.asarray(sample_weight, dtype=float)
-            if (
-                sample_weight.shape != time.shape
-                or not np.all(np.isfinite(sample_weight))
-                or (sample_weight <= 0).any()
-            ):
-                raise ConfigError(
-                    "sample_weight must hold one finite, positive weight per patient",
-                    fix="check the propensity weights",
-                )
+        sample_weight = _check_rows_and_weights(X, time, sample_weight)
         params = self._params()
         if self.objective == "cox":
             # xgboost's Cox label: time, negative when censored; a zero time cannot carry a sign
@@ -371,12 +363,7 @@ class NullSurvival(SurvivalMixin, BaseEstimator):
         """Estimate the cohort's cumulative hazard (``sample_weight`` optional)."""
         X = validate_data(self, X, dtype=np.float64, ensure_all_finite="allow-nan")
         event, time = check_survival_target(y)
-        if len(time) != X.shape[0]:
-            raise ConfigError(
-                f"X has {X.shape[0]} rows but y has {len(time)}",
-                fix="pass one target row per row of X",
-            )
-        w = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
+        w = _check_rows_and_weights(X, time, sample_weight)
         self.baseline_ = BreslowBaseline().fit(np.zeros(len(time)), event, time, w)
         return self
 
