@@ -350,12 +350,10 @@ def ablation(study, cohort, X: pd.DataFrame, y: np.ndarray, *, with_cnn: bool):
         crop = CropSettings(
             size_mm=(sec.crop_mm,) * 3, shape=(sec.size,) * 3, include_mask=sec.include_mask
         )
-        position = {pid: i for i, pid in enumerate(cohort.patient_ids)}
-        cases = cohort.cases()
-        first = {}
-        for case in cases:
+        first = {}  # the patient's first case (the study's ROI after label selection)
+        for case in cohort.cases():
             first.setdefault(case.patient_id, case)
-        crops = cohort_crops([first[pid] for pid in X.index if pid in position], crop)
+        crops = cohort_crops([first[pid] for pid in X.index], crop)
         cnn = CNNClassifier(
             architecture=sec.architecture,
             mode=sec.mode,
